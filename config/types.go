@@ -1,0 +1,220 @@
+// Package config turns phpinit.yaml (plus PHPINIT_* environment overrides)
+// into typed structs, and validates them, reporting every problem at once.
+//
+// The key names here are the public contract: users' files and scripts rely
+// on them. Add keys; never rename one.
+package config
+
+import (
+	"syscall"
+	"time"
+)
+
+// Config is the whole phpinit.yaml.
+type Config struct {
+	// File is the path the config was read from; "" when defaults only.
+	File string `mapstructure:"-" yaml:"-" json:"-"`
+
+	Log      Log                 `mapstructure:"log" yaml:"log" json:"log"`
+	Hooks    Hooks               `mapstructure:"hooks" yaml:"hooks" json:"hooks"`
+	Shutdown Shutdown            `mapstructure:"shutdown" yaml:"shutdown" json:"shutdown"`
+	Programs map[string]*Program `mapstructure:"programs" yaml:"programs" json:"programs"`
+	Watch    Watch               `mapstructure:"watch" yaml:"watch" json:"watch"`
+	Control  Control             `mapstructure:"control" yaml:"control" json:"control"`
+	HTTP     HTTP                `mapstructure:"http" yaml:"http" json:"http"`
+	Metrics  Metrics             `mapstructure:"metrics" yaml:"metrics" json:"metrics"`
+}
+
+// Log configures phpinit's own log (on stderr).
+type Log struct {
+	// Format is "text" (default) or "json".
+	Format string `mapstructure:"format" yaml:"format" json:"format"`
+	// Level is debug, info (default), warn or error.
+	Level string `mapstructure:"level" yaml:"level" json:"level"`
+}
+
+// Hooks are run once, before any program starts.
+type Hooks struct {
+	// Script is sourced with bash (sh without bash) if it exists; the
+	// variables it exports reach every program. Default /data/script/script.sh.
+	Script string `mapstructure:"script" yaml:"script" json:"script"`
+	// Dir holds executables run in lexical order after Script.
+	// Default /data/script/init.d; a missing directory is skipped.
+	Dir string `mapstructure:"dir" yaml:"dir" json:"dir"`
+	// Timeout bounds each hook; default 60s; 0 means no limit.
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
+	// OnError is "abort" (default: phpinit exits with the hook's status)
+	// or "continue" (log and go on).
+	OnError string `mapstructure:"on_error" yaml:"on_error" json:"on_error"`
+}
+
+// Shutdown bounds a stop.
+type Shutdown struct {
+	// Grace is the whole stop budget; default 9s (under docker stop's 10s).
+	// When it runs out, every process left gets SIGKILL.
+	Grace time.Duration `mapstructure:"grace" yaml:"grace" json:"grace"`
+	// Drain is how long /readyz answers 503 before programs are stopped;
+	// default 0 (stop at once).
+	Drain time.Duration `mapstructure:"drain" yaml:"drain" json:"drain"`
+}
+
+// Program is one supervised program, keyed by its name in Config.Programs.
+type Program struct {
+	// Name is the key under programs; filled by Load.
+	Name string `mapstructure:"-" yaml:"-" json:"-"`
+
+	// Command is argv; argv[0] is looked up on the program's PATH. Required.
+	Command []string `mapstructure:"command" yaml:"command" json:"command"`
+	// User to run as when phpinit is root; "" keeps phpinit's own user.
+	User string `mapstructure:"user" yaml:"user" json:"user"`
+	// Group defaults to User's primary group.
+	Group string `mapstructure:"group" yaml:"group" json:"group"`
+	// Directory is the working directory; "" keeps phpinit's.
+	Directory string `mapstructure:"directory" yaml:"directory" json:"directory"`
+	// Environment is added last (wins over phpinit's env and hook exports).
+	Environment map[string]string `mapstructure:"environment" yaml:"environment" json:"environment"`
+	// Capabilities are ambient capabilities for a non-root program, by
+	// name with or without CAP_ (e.g. NET_BIND_SERVICE).
+	Capabilities []string `mapstructure:"capabilities" yaml:"capabilities" json:"capabilities"`
+	// DependsOn names programs that must be RUNNING (ready) before this one
+	// starts; this one is stopped before them.
+	DependsOn []string `mapstructure:"depends_on" yaml:"depends_on" json:"depends_on"`
+	// Critical: when the program goes FATAL, phpinit stops everything and
+	// exits non-zero. Default true.
+	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
+	// Autorestart is always (default), on-failure or never.
+	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
+	// StartSeconds is how long it must stay up to count as started
+	// (when it has no readiness probe); default 1s.
+	StartSeconds time.Duration `mapstructure:"start_seconds" yaml:"start_seconds" json:"start_seconds"`
+	// StartRetries is how many failed starts in a row are retried before
+	// FATAL; default 5 (at most 6 starts in a row).
+	StartRetries *int `mapstructure:"start_retries" yaml:"start_retries" json:"start_retries"`
+	// Backoff between failed starts.
+	Backoff Backoff `mapstructure:"backoff" yaml:"backoff" json:"backoff"`
+	// StopSignal starts a graceful stop; default QUIT (graceful for nginx
+	// and php-fpm; TERM cuts their in-flight requests).
+	StopSignal Signal `mapstructure:"stop_signal" yaml:"stop_signal" json:"stop_signal"`
+	// StopTimeout is how long after StopSignal before SIGKILL to the
+	// program's process group; default 8s.
+	StopTimeout time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`
+	// ReloadSignal makes the program re-read its config (nginx HUP,
+	// php-fpm USR2); 0/"" means it has none.
+	ReloadSignal Signal `mapstructure:"reload_signal" yaml:"reload_signal" json:"reload_signal"`
+	// ReopenSignal makes the program reopen its logs (USR1).
+	ReopenSignal Signal `mapstructure:"reopen_signal" yaml:"reopen_signal" json:"reopen_signal"`
+	// Check is run (as the program's user) before a reload; it must exit 0.
+	Check []string `mapstructure:"check" yaml:"check" json:"check"`
+	// Watch lists files or directories whose change triggers OnChange.
+	Watch []string `mapstructure:"watch" yaml:"watch" json:"watch"`
+	// OnChange is reload or restart; default reload when ReloadSignal is
+	// set, else restart.
+	OnChange string `mapstructure:"on_change" yaml:"on_change" json:"on_change"`
+
+	// Stdout and Stderr are inherit (default), prefix, json, or a file path.
+	Stdout string `mapstructure:"stdout" yaml:"stdout" json:"stdout"`
+	Stderr string `mapstructure:"stderr" yaml:"stderr" json:"stderr"`
+	// StdoutMaxSize / StderrMaxSize rotate a file sink at this many bytes;
+	// default 10 MiB. Accepts 10MiB, 512KB, or a plain byte count.
+	StdoutMaxSize ByteSize `mapstructure:"stdout_max_size" yaml:"stdout_max_size" json:"stdout_max_size"`
+	StderrMaxSize ByteSize `mapstructure:"stderr_max_size" yaml:"stderr_max_size" json:"stderr_max_size"`
+	// StdoutBackups / StderrBackups is how many rotated files are kept; default 5.
+	StdoutBackups int `mapstructure:"stdout_backups" yaml:"stdout_backups" json:"stdout_backups"`
+	StderrBackups int `mapstructure:"stderr_backups" yaml:"stderr_backups" json:"stderr_backups"`
+
+	// Ready is the readiness probe; nil means StartSeconds decides.
+	Ready *Probe `mapstructure:"ready" yaml:"ready,omitempty" json:"ready,omitempty"`
+	// Live is the liveness probe; nil means none.
+	Live *Probe `mapstructure:"live" yaml:"live,omitempty" json:"live,omitempty"`
+}
+
+// IsCritical reports Critical with its default (true).
+func (p *Program) IsCritical() bool { return p.Critical == nil || *p.Critical }
+
+// Retries reports StartRetries with its default (5).
+func (p *Program) Retries() int {
+	if p.StartRetries == nil {
+		return 5
+	}
+	return *p.StartRetries
+}
+
+// Backoff is exponential: Initial doubles per failed start up to Max, ±10% jitter.
+type Backoff struct {
+	// Initial delay after the first failed start; default 200ms. The first
+	// restart after a good run is immediate.
+	Initial time.Duration `mapstructure:"initial" yaml:"initial" json:"initial"`
+	// Max delay; default 30s.
+	Max time.Duration `mapstructure:"max" yaml:"max" json:"max"`
+}
+
+// Probe is one of FastCGI, HTTP, TCP or Exec (exactly one set).
+type Probe struct {
+	// FastCGI is unix:///abs/path or tcp://host:port of a php-fpm pool.
+	FastCGI string `mapstructure:"fastcgi" yaml:"fastcgi,omitempty" json:"fastcgi,omitempty"`
+	// Path is the FastCGI SCRIPT_NAME to ask for (php-fpm ping.path); default /ping.
+	Path string `mapstructure:"path" yaml:"path,omitempty" json:"path,omitempty"`
+	// HTTP is a URL fetched with GET.
+	HTTP string `mapstructure:"http" yaml:"http,omitempty" json:"http,omitempty"`
+	// ExpectStatus is the HTTP status that passes; default 200.
+	ExpectStatus int `mapstructure:"expect_status" yaml:"expect_status,omitempty" json:"expect_status,omitempty"`
+	// TCP is host:port that must accept a connection.
+	TCP string `mapstructure:"tcp" yaml:"tcp,omitempty" json:"tcp,omitempty"`
+	// Exec is argv run as the program's user; exit 0 passes.
+	Exec []string `mapstructure:"exec" yaml:"exec,omitempty" json:"exec,omitempty"`
+
+	// Interval between probes once settled; default 1s (10s for live).
+	Interval time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`
+	// Timeout of one probe; default 1s.
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`
+	// FailureThreshold misses in a row make it fail; default 3 (ready) / 5 (live).
+	FailureThreshold int `mapstructure:"failure_threshold" yaml:"failure_threshold" json:"failure_threshold"`
+	// SuccessThreshold passes in a row make it pass; default 1.
+	SuccessThreshold int `mapstructure:"success_threshold" yaml:"success_threshold" json:"success_threshold"`
+}
+
+// Watch tunes config-file watching.
+type Watch struct {
+	// Debounce collapses a burst of changes into one reload; default 500ms.
+	Debounce time.Duration `mapstructure:"debounce" yaml:"debounce" json:"debounce"`
+	// PollInterval > 0 also polls content hashes (NFS, FUSE, Docker
+	// Desktop); default 0 (inotify only).
+	PollInterval time.Duration `mapstructure:"poll_interval" yaml:"poll_interval" json:"poll_interval"`
+}
+
+// Control is the root-only unix socket `phpinit ctl` talks to.
+type Control struct {
+	// Socket path; default /run/phpinit/phpinit.sock; "" disables it.
+	Socket string `mapstructure:"socket" yaml:"socket" json:"socket"`
+}
+
+// HTTP is the health and metrics listener.
+type HTTP struct {
+	// Listen address; default ":9180"; "" disables the listener.
+	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"`
+	// EnableLifecycle allows POST /-/reload; default false.
+	EnableLifecycle bool `mapstructure:"enable_lifecycle" yaml:"enable_lifecycle" json:"enable_lifecycle"`
+}
+
+// Metrics lists what /metrics scrapes at request time.
+type Metrics struct {
+	// PHPFPM pools to scrape over FastCGI (pm.status_path?json).
+	PHPFPM []PoolStatus `mapstructure:"phpfpm" yaml:"phpfpm" json:"phpfpm"`
+	// Nginx is the stub_status URL; "" disables.
+	Nginx string `mapstructure:"nginx" yaml:"nginx" json:"nginx"`
+}
+
+// PoolStatus is one php-fpm status endpoint.
+type PoolStatus struct {
+	// Address is unix:///abs/path or tcp://host:port.
+	Address string `mapstructure:"address" yaml:"address" json:"address"`
+	// Path is pm.status_path; default /status.
+	Path string `mapstructure:"path" yaml:"path" json:"path"`
+}
+
+// Signal is a signal named in the config ("QUIT", "SIGQUIT" or a number).
+// Zero means none.
+type Signal syscall.Signal
+
+// ByteSize is a size in bytes, written as 10MiB, 512KB, 1GB or a number.
+type ByteSize int64
