@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/supervisor"
+)
+
+func newRunCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "run [--config FILE] [-- CMD [ARGS...]]",
+		Short: "supervise the configured programs (or run CMD as the only program)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, args)
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "config file (default: $PHPINIT_CONFIG, /data/conf/phpinit/phpinit.yaml, /etc/phpinit/phpinit.yaml)")
+	return cmd
+}
+
+func run(stdout, stderr io.Writer, flagPath string, args []string) error {
+	oneShot := len(args) > 0
+	file, explicit := config.Lookup(flagPath, getenv)
+	cfg, err := config.Load(config.Options{
+		Path:         file,
+		AllowMissing: oneShot || !explicit,
+		Environ:      os.Environ(),
+	})
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
+	}
+	logger := newLogger(stderr, cfg.Log)
+
+	// Stop signals during the hooks cancel them; the supervisor registers
+	// its own later. Registering here also keeps the Go runtime from
+	// exiting on SIGTERM/SIGHUP meanwhile (golang/go#37942).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	defer stop()
+	res, err := hooks.Run(ctx, hooks.Options{
+		Script:  cfg.Hooks.Script,
+		Dir:     cfg.Hooks.Dir,
+		Timeout: cfg.Hooks.Timeout,
+		OnError: cfg.Hooks.OnError,
+		Env:     os.Environ(),
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Logger:  logger,
+	})
+	if err != nil {
+		var he *hooks.Error
+		if errors.As(err, &he) {
+			logger.Error("hook failed: not starting", "hook", he.Hook, "exit_code", he.Code, "err", he.Err)
+			return exitWith(he.Code, nil)
+		}
+		logger.Error("hooks interrupted", "err", err)
+		return exitWith(130, nil)
+	}
+	stop()
+
+	if oneShot {
+		code := supervisor.RunCommand(context.Background(), args, res.Env, logger)
+		return exitWith(code, nil)
+	}
+	return supervise(logger, cfg, res)
+}
+
+func supervise(logger *slog.Logger, cfg *config.Config, res *hooks.Result) error {
+	if len(cfg.Programs) == 0 {
+		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
+	}
+	specs, err := buildSpecs(cfg, res.Env)
+	if err != nil {
+		return exitWith(ExitConfig, err)
+	}
+	app, err := newApp(logger, cfg, specs, res)
+	if err != nil {
+		return exitWith(ExitFailed, err)
+	}
+	return exitWith(app.run(), nil)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no config file)"
+	}
+	return s
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if c.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With("component", "phpinit")
+}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/healthcheck"
+	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/supervisor"
+)
+
+// buildSpecs turns the config into what the supervisor runs. base is the
+// environment after the hooks (phpinit's own plus the script's exports).
+func buildSpecs(cfg *config.Config, base []string) ([]supervisor.ProgramSpec, error) {
+	var errs *multierror.Error
+	specs := make([]supervisor.ProgramSpec, 0, len(cfg.Programs))
+	for _, name := range cfg.Order() {
+		spec, err := buildSpec(cfg.Programs[name], base)
+		if err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("program %s: %w", name, err))
+			continue
+		}
+		specs = append(specs, spec)
+	}
+	return specs, errs.ErrorOrNil()
+}
+
+func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error) {
+	restart, _ := supervisor.ParseRestart(p.Autorestart)
+	spec := supervisor.ProgramSpec{
+		Name:            p.Name,
+		Command:         p.Command,
+		Dir:             p.Directory,
+		DependsOn:       p.DependsOn,
+		Critical:        p.IsCritical(),
+		Restart:         restart,
+		StartSeconds:    p.StartSeconds,
+		StartRetries:    p.Retries(),
+		BackoffInitial:  p.Backoff.Initial,
+		BackoffMax:      p.Backoff.Max,
+		StopSignal:      p.StopSignal.Sys(),
+		StopTimeout:     p.StopTimeout,
+		ReloadSignal:    p.ReloadSignal.Sys(),
+		ReopenSignal:    p.ReopenSignal.Sys(),
+		Check:           p.Check,
+		OnChangeRestart: p.OnChange == "restart",
+		Stdout:          logsink.Spec{Program: p.Name, Stream: "stdout", Mode: p.Stdout, MaxSize: int64(p.StdoutMaxSize), Backups: p.StdoutBackups},
+		Stderr:          logsink.Spec{Program: p.Name, Stream: "stderr", Mode: p.Stderr, MaxSize: int64(p.StderrMaxSize), Backups: p.StderrBackups},
+	}
+	env := base
+	if p.User != "" && os.Geteuid() == 0 {
+		cred, u, err := credential(p.User, p.Group)
+		if err != nil {
+			return spec, err
+		}
+		spec.Credential = cred
+		env = setEnv(env, "HOME", u.HomeDir)
+		env = setEnv(env, "USER", u.Username)
+		env = setEnv(env, "LOGNAME", u.Username)
+		for _, c := range p.Capabilities {
+			n, ok := config.CapabilityNumber(c)
+			if !ok {
+				return spec, fmt.Errorf("unknown capability %q", c)
+			}
+			spec.AmbientCaps = append(spec.AmbientCaps, n)
+		}
+	}
+	for k, v := range p.Environment {
+		env = setEnv(env, k, v)
+	}
+	spec.Env = env
+	var err error
+	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential); err != nil {
+		return spec, fmt.Errorf("ready: %w", err)
+	}
+	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
+		return spec, fmt.Errorf("live: %w", err)
+	}
+	return spec, nil
+}
+
+func probeSpec(p *config.Probe, env []string, cred *syscall.Credential) (*supervisor.ProbeSpec, error) {
+	if p == nil {
+		return nil, nil
+	}
+	pr, err := healthcheck.NewProber(p, env, cred)
+	if err != nil {
+		return nil, err
+	}
+	return &supervisor.ProbeSpec{
+		Prober:           pr,
+		Interval:         p.Interval,
+		Timeout:          p.Timeout,
+		FailureThreshold: p.FailureThreshold,
+		SuccessThreshold: p.SuccessThreshold,
+	}, nil
+}
+
+// credential resolves user (and group, default its primary group) with
+// supplementary groups, as setgid + setgroups + setuid will apply them.
+func credential(name, group string) (*syscall.Credential, *user.User, error) {
+	u, err := lookupUser(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if g, err = user.LookupGroupId(group); err != nil {
+				return nil, nil, fmt.Errorf("cannot find group %q: %w", group, err)
+			}
+		}
+		gid, _ = strconv.ParseUint(g.Gid, 10, 32)
+	}
+	var groups []uint32
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if n, err := strconv.ParseUint(id, 10, 32); err == nil {
+				groups = append(groups, uint32(n))
+			}
+		}
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, u, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	u, err := user.Lookup(name)
+	if err == nil {
+		return u, nil
+	}
+	if u, err2 := user.LookupId(name); err2 == nil {
+		return u, nil
+	}
+	return nil, fmt.Errorf("cannot find user %q: %w", name, err)
+}
+
+// setEnv replaces or appends k=v.
+func setEnv(env []string, k, v string) []string {
+	out := make([]string, 0, len(env)+1)
+	prefix := k + "="
+	for _, kv := range env {
+		if len(kv) >= len(prefix) && kv[:len(prefix)] == prefix {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, prefix+v)
+}

@@ -1,0 +1,123 @@
+package supervisor
+
+import (
+	"context"
+	"time"
+)
+
+// startReadiness probes a STARTING program every few milliseconds, backing
+// off to the probe's interval, so readiness gating costs milliseconds; once
+// it has passed it keeps probing at the interval to keep `ready` current.
+func (p *program) startReadiness(s *Supervisor) {
+	spec := p.spec.Ready
+	ctx := p.attemptContext()
+	gen := p.gen
+	go func() {
+		delay := 5 * time.Millisecond
+		for {
+			err := probeOnce(ctx, spec)
+			if ctx.Err() != nil {
+				return
+			}
+			s.post(func() {
+				if p.gen == gen {
+					p.readinessResult(s, err)
+				}
+			})
+			if err == nil {
+				delay = spec.Interval
+			} else {
+				delay = min(delay*2, spec.Interval)
+			}
+			if !sleepCtx(ctx, delay) {
+				return
+			}
+		}
+	}()
+}
+
+func (p *program) readinessResult(s *Supervisor, err error) {
+	if err != nil {
+		p.probePasses = 0
+		p.probeMisses++
+		p.probeErr = err.Error()
+		if p.state == Running && p.ready && p.probeMisses >= p.spec.Ready.FailureThreshold {
+			p.ready = false
+			p.log.Warn("not ready", "err", err)
+		}
+		return
+	}
+	p.probeMisses = 0
+	p.probePasses++
+	if p.probePasses < p.spec.Ready.SuccessThreshold {
+		return
+	}
+	p.probeErr = ""
+	switch {
+	case p.state == Starting:
+		p.apply(s, EvReady)
+	case p.state == Running && !p.ready:
+		p.ready = true
+		p.log.Info("ready again")
+	}
+}
+
+// startLiveness restarts a RUNNING program after FailureThreshold misses in
+// a row.
+func (p *program) startLiveness(s *Supervisor) {
+	spec := p.spec.Live
+	if spec == nil {
+		return
+	}
+	ctx := p.attemptContext()
+	gen := p.gen
+	go func() {
+		misses := 0
+		for sleepCtx(ctx, spec.Interval) {
+			err := probeOnce(ctx, spec)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				misses = 0
+				continue
+			}
+			misses++
+			if misses < spec.FailureThreshold {
+				continue
+			}
+			s.post(func() {
+				if p.gen == gen && p.state == Running {
+					p.log.Warn("liveness probe failed: restarting", "misses", misses, "err", err)
+					p.restart(s)
+				}
+			})
+			return
+		}
+	}()
+}
+
+// attemptContext is cancelled when the current start attempt ends.
+func (p *program) attemptContext() context.Context {
+	if p.probeCtx == nil {
+		p.probeCtx, p.cancelProbe = context.WithCancel(context.Background())
+	}
+	return p.probeCtx
+}
+
+func probeOnce(ctx context.Context, spec *ProbeSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	defer cancel()
+	return spec.Prober.Probe(ctx)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

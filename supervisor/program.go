@@ -1,0 +1,323 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/supervisor/reaper"
+)
+
+// program is the loop's record of one program. Only the loop goroutine
+// touches it.
+type program struct {
+	spec  ProgramSpec
+	log   *slog.Logger
+	state State
+	since time.Time
+
+	pid  int // main process; 0 when none
+	pgid int // its process group, kept until the group is empty
+	// exited: the main process was reaped; EvExit waits for its group to
+	// empty, so a restart never meets orphaned workers holding the socket.
+	exited     bool
+	exitStatus unix.WaitStatus
+
+	// gen invalidates timers and probe results from an earlier attempt.
+	gen         uint64
+	probeCtx    context.Context
+	cancelProbe context.CancelFunc
+	probePasses int
+	probeMisses int
+	probeErr    string
+	// restartPending: start again once down (ctl restart, liveness, config change).
+	restartPending bool
+	pendingStart   bool
+	failures       int
+	spawns         int
+	started        time.Time
+	ready          bool
+	lastExit       *ExitInfo
+	exits          map[string]uint64
+	lastReload     *ReloadInfo
+	reloads        map[string]uint64
+	waiters        []waiter
+	// reloading: a check runs; reloadPending: another reload is due.
+	reloading     bool
+	reloadPending bool
+	reloadReplies []func(error)
+
+	stdout, stderr *logsink.Sink
+}
+
+func (s *Supervisor) newProgram(spec ProgramSpec) *program {
+	return &program{
+		spec:    spec,
+		log:     s.log.With("program", spec.Name),
+		since:   s.now(),
+		exits:   map[string]uint64{},
+		reloads: map[string]uint64{},
+	}
+}
+
+// alive: a main process runs (not yet reaped).
+func (p *program) alive() bool { return p.pid != 0 && !p.exited }
+
+// down: nothing of the program runs and nothing will start on its own.
+func (p *program) down() bool {
+	switch p.state {
+	case Stopped, Exited, Fatal:
+		return p.pgid == 0
+	case Backoff:
+		return false
+	}
+	return false
+}
+
+// apply runs one transition and its actions.
+func (p *program) apply(s *Supervisor, e Event) {
+	facts := Facts{RetriesLeft: p.failures+1 <= p.spec.StartRetries}
+	from := p.state
+	to, actions := Transition(from, e, facts)
+	if to != from {
+		p.state = to
+		p.since = s.now()
+		p.log.Debug("state", "from", from.String(), "to", to.String(), "event", e.String())
+	}
+	for _, a := range actions {
+		p.act(s, a)
+	}
+	if to == Fatal && from != Fatal {
+		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries)
+		if p.spec.Critical {
+			s.requestStop(p.exitCode(), p.spec.Name+" is FATAL")
+		}
+	}
+	p.notifyWaiters()
+}
+
+func (p *program) act(s *Supervisor, a Action) {
+	switch a {
+	case ActSpawn:
+		p.spawn(s)
+	case ActScheduleBackoff:
+		d := backoffDelay(p.failures, p.spec.BackoffInitial, p.spec.BackoffMax, s.rnd)
+		p.log.Info("backing off", "delay", d.Round(time.Millisecond), "failures", p.failures)
+		p.after(s, d, EvBackoffDone)
+	case ActSignalStop:
+		if !p.alive() {
+			return
+		}
+		p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
+		s.signalProgram(p, p.spec.StopSignal)
+		d := p.spec.StopTimeout
+		if s.stopping {
+			d = min(d, time.Until(s.deadline))
+		}
+		p.after(s, d, EvStopTimeout)
+	case ActKillGroup:
+		p.log.Warn("stop timeout: killing process group", "pid", p.pid, "stop_timeout", p.spec.StopTimeout)
+		p.killGroup()
+	case ActCancelTimers:
+		p.gen++
+		if p.cancelProbe != nil {
+			p.cancelProbe()
+			p.probeCtx, p.cancelProbe = nil, nil
+		}
+		p.ready = false
+		p.probePasses, p.probeMisses = 0, 0
+	case ActResetFailures:
+		p.failures = 0
+		p.ready = true
+		p.log.Info("running", "pid", p.pid)
+		p.startLiveness(s)
+		defer p.runPendingReload(s)
+	case ActCountFailure:
+		p.failures++
+	case ActMaybeRestart:
+		p.maybeRestart(s)
+	}
+}
+
+func (p *program) spawn(s *Supervisor) {
+	p.gen++
+	if p.cancelProbe != nil {
+		p.cancelProbe()
+		p.probeCtx, p.cancelProbe = nil, nil
+	}
+	if err := p.openSinks(s.sinks); err != nil {
+		p.log.Error("cannot open output", "err", err)
+		p.apply(s, EvSpawnFailed)
+		return
+	}
+	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
+	pid, err := spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
+	if err != nil {
+		p.log.Error("cannot start", "err", err)
+		p.lastExit = &ExitInfo{Code: 127, Desc: err.Error(), Time: s.now()}
+		p.apply(s, EvSpawnFailed)
+		return
+	}
+	p.pid, p.pgid, p.exited = pid, pid, false
+	p.spawns++
+	p.started = s.now()
+	s.byPID[pid] = p
+	p.log.Info("started", "pid", pid)
+	switch {
+	case p.spec.Ready != nil:
+		p.startReadiness(s)
+	case p.spec.StartSeconds <= 0:
+		p.apply(s, EvReady)
+	default:
+		p.after(s, p.spec.StartSeconds, EvReady)
+	}
+}
+
+// after delivers e to the program after d, unless the attempt it belongs to
+// is over by then (the generation moved on).
+func (p *program) after(s *Supervisor, d time.Duration, e Event) {
+	gen := p.gen
+	time.AfterFunc(d, func() {
+		s.post(func() {
+			if p.gen == gen {
+				p.apply(s, e)
+			}
+		})
+	})
+}
+
+// mainExited records the reaped main process and kills what is left of its
+// group: after `kill -9` of the php-fpm master its workers live on holding
+// the listen socket and a new master could not bind it.
+func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
+	p.exited = true
+	p.exitStatus = ws
+	reason := exitReason(ws)
+	p.exits[reason]++
+	p.lastExit = &ExitInfo{Code: reaper.StatusCode(ws), Desc: reaper.Describe(ws), Time: s.now()}
+	lvl := slog.LevelInfo
+	if p.state != Stopping {
+		lvl = slog.LevelWarn
+	}
+	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,
+		"uptime", s.now().Sub(p.started).Round(time.Millisecond))
+	if reaper.GroupAlive(p.pgid) {
+		p.log.Info("killing what is left of the process group", "pgid", p.pgid)
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	}
+}
+
+// checkCleanup delivers EvExit once the exited program's group is empty.
+func (p *program) checkCleanup(s *Supervisor) {
+	if !p.exited || p.pgid == 0 {
+		return
+	}
+	if reaper.GroupAlive(p.pgid) {
+		return
+	}
+	p.pid, p.pgid, p.exited = 0, 0, false
+	p.apply(s, EvExit)
+}
+
+func (p *program) maybeRestart(s *Supervisor) {
+	if s.stopping || s.draining {
+		return
+	}
+	failed := p.exitStatus.Signaled() || p.exitStatus.ExitStatus() != 0
+	switch {
+	case p.spec.Restart == RestartAlways,
+		p.spec.Restart == RestartOnFailure && failed:
+		// The first restart after a good run is immediate; only failed
+		// starts back off.
+		p.apply(s, EvStart)
+	case p.spec.Critical:
+		p.log.Info("critical program ended and is not restarted: stopping")
+		s.requestStop(p.exitCode(), p.spec.Name+" ended")
+	}
+}
+
+func (p *program) exitCode() int {
+	if p.lastExit == nil {
+		return 1
+	}
+	return p.lastExit.Code
+}
+
+func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) {
+	if err := s.sendSignal(p, sig); err != nil {
+		p.log.Warn("cannot signal", "err", err)
+	}
+}
+
+// sendSignal signals the program's main process.
+func (s *Supervisor) sendSignal(p *program, sig syscall.Signal) error {
+	if !p.alive() {
+		return fmt.Errorf("cannot signal %s: not running", p.spec.Name)
+	}
+	if err := syscall.Kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("cannot send %s to %s (pid %d): %w", sigName(sig), p.spec.Name, p.pid, err)
+	}
+	return nil
+}
+
+func (p *program) killGroup() {
+	if p.pgid != 0 {
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	}
+	if p.alive() {
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+}
+
+func (p *program) openSinks(h *logsink.Hub) error {
+	var err error
+	if p.stdout == nil {
+		if p.stdout, err = h.Open(p.spec.Stdout); err != nil {
+			return err
+		}
+	}
+	if p.stderr == nil {
+		if p.stderr, err = h.Open(p.spec.Stderr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *program) closeSinks(log *slog.Logger) {
+	for _, sk := range []*logsink.Sink{p.stdout, p.stderr} {
+		if sk == nil {
+			continue
+		}
+		if err := sk.Close(2 * time.Second); err != nil {
+			log.Warn("output not fully drained", "program", p.spec.Name, "err", err)
+		}
+	}
+	p.stdout, p.stderr = nil, nil
+}
+
+// exitReason is the label of phpinit_program_exits_total.
+func exitReason(ws unix.WaitStatus) string {
+	switch {
+	case ws.Signaled():
+		return "signal"
+	case ws.ExitStatus() == 0:
+		return "success"
+	}
+	return "failure"
+}
+
+// sigName is "QUIT" for SIGQUIT, as users write it in the config.
+func sigName(sig syscall.Signal) string {
+	if n := unix.SignalName(sig); n != "" {
+		return strings.TrimPrefix(n, "SIG")
+	}
+	return sig.String()
+}

@@ -1,0 +1,419 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"sort"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/supervisor/reaper"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	Programs []ProgramSpec
+	// Grace bounds a whole stop; then every process left is SIGKILLed.
+	Grace time.Duration
+	// Drain is how long a stop waits with Draining set (so /readyz answers
+	// 503 and load balancers move away) before programs are signalled.
+	Drain time.Duration
+	// Logger receives phpinit's own log; nil discards.
+	Logger *slog.Logger
+	// Sinks carries children's output; nil: phpinit's stdout and stderr.
+	Sinks *logsink.Hub
+	// Reload is called on the loop when a reload of every program is asked
+	// for (SIGHUP). Nil: each program with a reload signal gets it after its
+	// check passes.
+	OnHUP func()
+}
+
+// Supervisor runs programs. Create it with New, then call Run once.
+type Supervisor struct {
+	log      *slog.Logger
+	sinks    *logsink.Hub
+	opts     Options
+	progs    map[string]*program
+	order    []string
+	byPID    map[int]*program
+	helpers  map[int]*helperProc
+	events   chan func()
+	snapshot atomic.Pointer[Snapshot]
+	devNull  *os.File
+	rnd      func() float64
+	now      func() time.Time
+
+	orphans   uint64
+	stopping  bool
+	draining  bool
+	fastStop  bool
+	exitCode  int
+	deadline  time.Time
+	finished  bool
+	configGen uint64
+}
+
+// New checks the program set and prepares a Supervisor.
+func New(o Options) (*Supervisor, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Sinks == nil {
+		o.Sinks = logsink.NewHub(os.Stdout, os.Stderr, o.Logger)
+	}
+	if o.Grace <= 0 {
+		o.Grace = 9 * time.Second
+	}
+	s := &Supervisor{
+		log:     o.Logger,
+		sinks:   o.Sinks,
+		opts:    o,
+		progs:   map[string]*program{},
+		byPID:   map[int]*program{},
+		helpers: map[int]*helperProc{},
+		events:  make(chan func(), 256),
+		rnd:     rand.Float64,
+		now:     time.Now,
+	}
+	for i := range o.Programs {
+		spec := o.Programs[i]
+		if len(spec.Command) == 0 {
+			return nil, fmt.Errorf("program %s: empty command", spec.Name)
+		}
+		if _, dup := s.progs[spec.Name]; dup {
+			return nil, fmt.Errorf("program %s: defined twice", spec.Name)
+		}
+		s.progs[spec.Name] = s.newProgram(spec)
+	}
+	order, err := dependencyOrder(o.Programs)
+	if err != nil {
+		return nil, err
+	}
+	s.order = order
+	s.publish()
+	return s, nil
+}
+
+// Snapshot is the latest immutable view of every program; safe from any goroutine.
+func (s *Supervisor) Snapshot() *Snapshot { return s.snapshot.Load() }
+
+// post runs fn on the loop goroutine. It is how helper goroutines (timers,
+// probes, the control socket, the watcher) touch program state.
+func (s *Supervisor) post(fn func()) { s.events <- fn }
+
+// Do runs fn on the loop and waits for it, or for ctx. It returns an error
+// when the loop has finished or ctx ended first.
+func (s *Supervisor) Do(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case s.events <- func() { fn(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loopSignals are the signals phpinit acts on. Each must be listed: a Go
+// program that leaves SIGTERM or SIGHUP to the runtime exits on it, which as
+// PID 1 ends the container (golang/go#37942). SIGURG is never listed: the
+// runtime uses it for preemption.
+var loopSignals = []os.Signal{
+	syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2,
+}
+
+// Run starts the programs and supervises them until a stop completes. It
+// returns phpinit's exit status. Cancelling ctx asks for a graceful stop.
+func (s *Supervisor) Run(ctx context.Context) int {
+	// Subscribe to SIGCHLD before the first fork, so no exit goes unseen.
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, loopSignals...)
+	defer signal.Stop(sigs)
+	if err := reaper.BecomeSubreaper(); err != nil {
+		s.log.Warn("orphans will not be reaped", "err", err)
+	}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		s.log.Error("cannot open /dev/null", "err", err)
+		return 1
+	}
+	s.devNull = devNull
+	defer devNull.Close()
+
+	for _, name := range s.order {
+		s.progs[name].pendingStart = true
+	}
+	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
+	// it is the only periodic wakeup when idle.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	done := ctx.Done()
+	s.reconcile()
+	s.publish()
+	for !s.finished {
+		select {
+		case sig := <-sigs:
+			s.handleSignal(sig.(syscall.Signal))
+		case fn := <-s.events:
+			fn()
+		case <-tick.C:
+			s.reap()
+		case <-done:
+			done = nil
+			s.requestStop(0, "context cancelled")
+		}
+		s.reconcile()
+		s.publish()
+	}
+	s.closeSinks()
+	return s.exitCode
+}
+
+func (s *Supervisor) handleSignal(sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGCHLD:
+		s.reap()
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+		if s.stopping && sig != syscall.SIGQUIT {
+			s.log.Warn("second stop signal: killing everything now", "signal", sigName(sig))
+			s.killEverything()
+			return
+		}
+		s.log.Info("stopping", "signal", sigName(sig))
+		s.requestStop(0, "signal "+sigName(sig))
+	case syscall.SIGHUP:
+		s.log.Info("reloading", "signal", "HUP")
+		if s.opts.OnHUP != nil {
+			s.opts.OnHUP()
+			return
+		}
+		for _, name := range s.order {
+			s.reloadProgram(s.progs[name], nil)
+		}
+	case syscall.SIGUSR1:
+		for _, name := range s.order {
+			p := s.progs[name]
+			if p.spec.ReopenSignal != 0 && p.alive() {
+				s.signalProgram(p, p.spec.ReopenSignal)
+			}
+		}
+	default:
+		s.log.Info("ignoring signal", "signal", sigName(sig))
+	}
+}
+
+// reap collects every exited child and hands each status to its program.
+func (s *Supervisor) reap() {
+	reaper.Reap(func(e reaper.Exit) {
+		if h, ok := s.helpers[e.PID]; ok {
+			delete(s.helpers, e.PID)
+			h.helperExited(e.Status)
+			return
+		}
+		p, ok := s.byPID[e.PID]
+		if !ok {
+			s.orphans++
+			return
+		}
+		delete(s.byPID, e.PID)
+		p.mainExited(s, e.Status)
+	})
+	for _, name := range s.order {
+		s.progs[name].checkCleanup(s)
+	}
+}
+
+// requestStop begins the graceful stop of everything (once).
+func (s *Supervisor) requestStop(code int, why string) {
+	if s.stopping || s.draining {
+		return
+	}
+	s.exitCode = code
+	if s.opts.Drain > 0 {
+		s.draining = true
+		s.log.Info("draining before stop", "drain", s.opts.Drain, "reason", why)
+		time.AfterFunc(s.opts.Drain, func() { s.post(func() { s.beginStop() }) })
+		return
+	}
+	s.beginStop()
+}
+
+func (s *Supervisor) beginStop() {
+	if s.stopping {
+		return
+	}
+	s.stopping = true
+	s.deadline = s.now().Add(s.opts.Grace)
+	for _, p := range s.progs {
+		p.pendingStart = false
+	}
+	time.AfterFunc(s.opts.Grace, func() {
+		s.post(func() {
+			if !s.finished {
+				s.log.Warn("shutdown grace exhausted: killing everything left", "grace", s.opts.Grace)
+				s.killEverything()
+			}
+		})
+	})
+}
+
+// killEverything is the last resort: SIGKILL every program group and, as
+// PID 1, every process in the namespace.
+func (s *Supervisor) killEverything() {
+	s.fastStop = true
+	s.beginStop()
+	for _, p := range s.progs {
+		p.killGroup()
+	}
+	if os.Getpid() == 1 {
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+	}
+}
+
+// reconcile moves programs toward what is wanted: pending starts whose
+// dependencies run, and during a stop, programs nothing depends on anymore.
+func (s *Supervisor) reconcile() {
+	if s.stopping {
+		s.reconcileStop()
+		return
+	}
+	for _, name := range s.order {
+		p := s.progs[name]
+		if p.pendingStart && s.depsRunning(p) {
+			p.pendingStart = false
+			p.apply(s, EvStart)
+		}
+	}
+}
+
+func (s *Supervisor) reconcileStop() {
+	allDown := true
+	for i := len(s.order) - 1; i >= 0; i-- {
+		p := s.progs[s.order[i]]
+		if p.down() {
+			continue
+		}
+		allDown = false
+		if p.state != Stopping && s.dependentsDown(p.spec.Name) {
+			p.apply(s, EvStop)
+		}
+	}
+	if !allDown {
+		return
+	}
+	for _, p := range s.progs {
+		if !p.down() {
+			return
+		}
+	}
+	s.finishStop()
+}
+
+// finishStop runs once every program is down. As PID 1 nothing may outlive
+// us unnoticed: whatever is left in the namespace is named and killed.
+func (s *Supervisor) finishStop() {
+	if os.Getpid() == 1 {
+		if err := syscall.Kill(-1, 0); err == nil {
+			s.log.Warn("processes left after programs stopped: killing them")
+			_ = syscall.Kill(-1, syscall.SIGKILL)
+			for {
+				var ws syscall.WaitStatus
+				pid, err := syscall.Wait4(-1, &ws, 0, nil)
+				if errors.Is(err, syscall.EINTR) {
+					continue
+				}
+				if err != nil || pid <= 0 {
+					break
+				}
+				s.orphans++
+			}
+		}
+	}
+	s.finished = true
+	s.log.Info("stopped", "exit_code", s.exitCode)
+}
+
+func (s *Supervisor) depsRunning(p *program) bool {
+	for _, d := range p.spec.DependsOn {
+		if q, ok := s.progs[d]; !ok || q.state != Running {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Supervisor) dependentsDown(name string) bool {
+	for _, q := range s.progs {
+		for _, d := range q.spec.DependsOn {
+			if d == name && !q.down() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Supervisor) closeSinks() {
+	for _, name := range s.order {
+		s.progs[name].closeSinks(s.log)
+	}
+}
+
+// dependencyOrder sorts programs so dependencies come first (ties by name).
+func dependencyOrder(specs []ProgramSpec) ([]string, error) {
+	deps := map[string][]string{}
+	for _, sp := range specs {
+		deps[sp.Name] = sp.DependsOn
+	}
+	names := make([]string, 0, len(deps))
+	for n := range deps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	const (
+		unvisited = iota
+		visiting
+		visited
+	)
+	mark := map[string]int{}
+	var order []string
+	var visit func(n string, path []string) error
+	visit = func(n string, path []string) error {
+		switch mark[n] {
+		case visiting:
+			return fmt.Errorf("dependency cycle: %v", append(path, n))
+		case visited:
+			return nil
+		}
+		if _, ok := deps[n]; !ok {
+			return fmt.Errorf("program %s: depends on unknown program", path[len(path)-1])
+		}
+		mark[n] = visiting
+		for _, d := range deps[n] {
+			if err := visit(d, append(path, n)); err != nil {
+				return err
+			}
+		}
+		mark[n] = visited
+		order = append(order, n)
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
