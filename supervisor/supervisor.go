@@ -45,6 +45,7 @@ type Supervisor struct {
 	byPID    map[int]*program
 	helpers  map[int]*helperProc
 	events   chan func()
+	quit     chan struct{} // closed when Run returns
 	snapshot atomic.Pointer[Snapshot]
 	devNull  *os.File
 	rnd      func() float64
@@ -106,7 +107,12 @@ func (s *Supervisor) Snapshot() *Snapshot { return s.snapshot.Load() }
 
 // post runs fn on the loop goroutine. It is how helper goroutines (timers,
 // probes, the control socket, the watcher) touch program state.
-func (s *Supervisor) post(fn func()) { s.events <- fn }
+func (s *Supervisor) post(fn func()) {
+	select {
+	case s.events <- fn:
+	case <-s.quit:
+	}
+}
 
 // Do runs fn on the loop and waits for it, or for ctx. It returns an error
 // when the loop has finished or ctx ended first.
@@ -114,12 +120,16 @@ func (s *Supervisor) Do(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
 	case s.events <- func() { fn(); close(done) }:
+	case <-s.quit:
+		return ErrNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case <-done:
 		return nil
+	case <-s.quit:
+		return ErrNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -177,6 +187,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 		s.reconcile()
 		s.publish()
 	}
+	close(s.quit)
 	s.closeSinks()
 	return s.exitCode
 }
