@@ -111,7 +111,8 @@ type Program struct {
 	// set, else restart.
 	OnChange string `mapstructure:"on_change" yaml:"on_change" json:"on_change"`
 
-	// Stdout and Stderr are inherit (default), prefix, json, or a file path.
+	// Stdout and Stderr are inherit (default), prefix, json, or an
+	// absolute file path.
 	Stdout string `mapstructure:"stdout" yaml:"stdout" json:"stdout"`
 	Stderr string `mapstructure:"stderr" yaml:"stderr" json:"stderr"`
 	// StdoutMaxSize / StderrMaxSize rotate a file sink at this many bytes;
@@ -217,4 +218,5 @@ type PoolStatus struct {
 type Signal syscall.Signal
 
 // ByteSize is a size in bytes, written as 10MiB, 512KB, 1GB or a number.
+// KiB, MiB, GiB and the short K, M, G are powers of 1024; KB, MB, GB of 1000.
 type ByteSize int64

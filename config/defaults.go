@@ -1,0 +1,88 @@
+package config
+
+import (
+	"syscall"
+	"time"
+)
+
+// Every default lives in this file: Defaults for the top level,
+// defaultProgram and defaultProbe for what a file adds, and fillDerived for
+// the defaults that depend on other keys.
+
+// Defaults is the config used when there is no file: no programs (phpinit
+// runs a one-off command), hooks, the health listener and the control socket.
+func Defaults() *Config {
+	return &Config{
+		Log: Log{Format: "text", Level: "info"},
+		Hooks: Hooks{
+			Script:  "/data/script/script.sh",
+			Dir:     "/data/script/init.d",
+			Timeout: 60 * time.Second,
+			OnError: "abort",
+		},
+		Shutdown: Shutdown{Grace: 9 * time.Second},
+		Programs: map[string]*Program{},
+		Watch:    Watch{Debounce: 500 * time.Millisecond},
+		Control:  Control{Socket: "/run/phpinit/phpinit.sock"},
+		HTTP:     HTTP{Listen: ":9180"},
+	}
+}
+
+// defaultProgram is what a program gets for every key it leaves out.
+func defaultProgram(name string) *Program {
+	critical, retries := true, 5
+	return &Program{
+		Name:          name,
+		Critical:      &critical,
+		Autorestart:   "always",
+		StartSeconds:  time.Second,
+		StartRetries:  &retries,
+		Backoff:       Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
+		StopSignal:    Signal(syscall.SIGQUIT),
+		StopTimeout:   8 * time.Second,
+		Stdout:        "inherit",
+		Stderr:        "inherit",
+		StdoutMaxSize: 10 << 20,
+		StderrMaxSize: 10 << 20,
+		StdoutBackups: 5,
+		StderrBackups: 5,
+	}
+}
+
+// defaultProbe is a probe's timing; live probes are gentler because a
+// failure restarts the program.
+func defaultProbe(live bool) *Probe {
+	p := &Probe{Interval: time.Second, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
+	if live {
+		p.Interval, p.FailureThreshold = 10*time.Second, 5
+	}
+	return p
+}
+
+// fillDerived sets the defaults that depend on other keys, after decoding.
+func fillDerived(c *Config) {
+	for i := range c.Metrics.PHPFPM {
+		if c.Metrics.PHPFPM[i].Path == "" {
+			c.Metrics.PHPFPM[i].Path = "/status"
+		}
+	}
+	for _, p := range c.Programs {
+		if p.OnChange == "" {
+			p.OnChange = "restart"
+			if p.ReloadSignal != 0 {
+				p.OnChange = "reload"
+			}
+		}
+		for _, pr := range []*Probe{p.Ready, p.Live} {
+			if pr == nil {
+				continue
+			}
+			if pr.FastCGI != "" && pr.Path == "" {
+				pr.Path = "/ping"
+			}
+			if pr.HTTP != "" && pr.ExpectStatus == 0 {
+				pr.ExpectStatus = 200
+			}
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// Environment overrides. Every key can be set by PHPINIT_ and its dotted
+// path upper-cased with "_" for ".": PHPINIT_SHUTDOWN_GRACE=40s,
+// PHPINIT_PROGRAMS_NGINX_STOP_TIMEOUT=3s. An empty value counts
+// (PHPINIT_HTTP_LISTEN= disables the listener). In a program name every
+// character other than a letter, digit or "_" may be written "_"
+// (PHPINIT_PROGRAMS_PHP_FPM_...) or as is (PHPINIT_PROGRAMS_PHP-FPM_...; this
+// form wins). Only programs in the file can be overridden. Lists (command,
+// depends_on, ...) are split on whitespace; an item cannot contain a space.
+// PHPINIT_PROGRAMS_<NAME>_ENVIRONMENT_<VAR>=value sets one variable of a
+// program's environment. metrics.phpfpm cannot be overridden. Variables
+// that name no key, PHPINIT_CONFIG among them, are ignored.
+//
+// viper's AutomaticEnv is not used: it reads os.Getenv only, so Load could
+// not honour Options.Environ without changing the process environment.
+
+const envPrefix = "PHPINIT_"
+
+// applyEnv writes the overrides in environ into raw, the decoded file, and
+// returns which variable set each dotted key.
+func applyEnv(raw map[string]any, environ []string) map[string]string {
+	env := phpinitVars(environ)
+	if len(env) == 0 {
+		return nil
+	}
+	from := map[string]string{}
+	set := func(path []string, t reflect.Type, names ...string) {
+		for _, n := range names {
+			if v, ok := env[n]; ok && setPath(raw, path, envValue(v, t)) {
+				from[strings.Join(path, ".")] = n
+			}
+		}
+	}
+	leafKeys(nil, reflect.TypeFor[Config](), func(path []string, t reflect.Type) {
+		set(path, t, envName(path))
+	})
+	progs, _ := raw["programs"].(map[string]any)
+	for _, name := range sortedKeys(progs) {
+		forms := nameForms(name)
+		leafKeys([]string{"programs", name}, reflect.TypeFor[Program](), func(path []string, t reflect.Type) {
+			var names []string
+			for _, f := range forms {
+				names = append(names, envPrefix+"PROGRAMS_"+f+"_"+strings.ToUpper(strings.Join(path[2:], "_")))
+			}
+			set(path, t, names...)
+		})
+		for _, f := range forms {
+			prefix := envPrefix + "PROGRAMS_" + f + "_ENVIRONMENT_"
+			for _, n := range sortedKeys(env) {
+				if v := strings.TrimPrefix(n, prefix); v != n && v != "" {
+					set([]string{"programs", name, "environment", v}, reflect.TypeFor[string](), n)
+				}
+			}
+		}
+	}
+	return from
+}
+
+// phpinitVars picks the PHPINIT_ variables; the first of duplicates wins,
+// as with os.Getenv.
+func phpinitVars(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if _, dup := env[k]; ok && !dup && strings.HasPrefix(k, envPrefix) {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func envName(path []string) string {
+	return envPrefix + strings.ToUpper(strings.Join(path, "_"))
+}
+
+// nameForms is a program name as it may appear in a variable name: with
+// "_" for each character a shell variable cannot hold, then as written.
+func nameForms(name string) []string {
+	safe := strings.Map(func(r rune) rune {
+		if r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, name)
+	forms := []string{strings.ToUpper(safe)}
+	if safe != name {
+		forms = append(forms, strings.ToUpper(name))
+	}
+	return forms
+}
+
+// envValue is a variable's value in the shape the decoder expects.
+func envValue(v string, t reflect.Type) any {
+	if t.Kind() != reflect.Slice {
+		return v
+	}
+	fields := strings.Fields(v)
+	l := make([]any, len(fields))
+	for i, f := range fields {
+		l[i] = f
+	}
+	return l
+}
+
+// setPath sets raw[path...] = v, making the maps on the way. It gives up
+// (false) where the file has a value of another shape, which the decoder
+// reports.
+func setPath(raw map[string]any, path []string, v any) bool {
+	m := raw
+	for _, k := range path[:len(path)-1] {
+		switch next := m[k].(type) {
+		case map[string]any:
+			m = next
+		case nil:
+			n := map[string]any{}
+			m[k] = n
+			m = n
+		default:
+			return false
+		}
+	}
+	m[path[len(path)-1]] = v
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
