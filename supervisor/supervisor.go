@@ -142,6 +142,9 @@ func (s *Supervisor) Do(ctx context.Context, fn func()) error {
 var loopSignals = []os.Signal{
 	syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
 	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2,
+	// Without this, a write to a closed stdout pipe (the log reader went
+	// away) makes the Go runtime exit with SIGPIPE (os/signal docs).
+	syscall.SIGPIPE,
 }
 
 // Run starts the programs and supervises them until a stop completes. It
@@ -220,6 +223,8 @@ func (s *Supervisor) handleSignal(sig syscall.Signal) {
 				s.signalProgram(p, p.spec.ReopenSignal)
 			}
 		}
+	case syscall.SIGPIPE:
+		s.log.Debug("ignoring SIGPIPE")
 	default:
 		s.log.Info("ignoring signal", "signal", sigName(sig))
 	}
