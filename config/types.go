@@ -73,6 +73,11 @@ type Program struct {
 	Directory string `mapstructure:"directory" yaml:"directory" json:"directory"`
 	// Environment is added last (wins over phpinit's env and hook exports).
 	Environment map[string]string `mapstructure:"environment" yaml:"environment" json:"environment"`
+	// RuntimeDirectory lists directories created (when missing) before
+	// the program starts, owned by its user and group, mode 0755, like
+	// systemd's RuntimeDirectory=: a tmpfs /run starts empty, and neither
+	// nginx nor php-fpm creates the directory of its pid file or socket.
+	RuntimeDirectory []string `mapstructure:"runtime_directory" yaml:"runtime_directory,omitempty" json:"runtime_directory,omitempty"`
 	// Capabilities are ambient capabilities for a non-root program, by
 	// name with or without CAP_ (e.g. NET_BIND_SERVICE).
 	Capabilities []string `mapstructure:"capabilities" yaml:"capabilities" json:"capabilities"`

@@ -95,6 +95,9 @@ func (l *loader) programLists(c *Config, name string, p *Program) {
 	for i, w := range p.Watch {
 		l.absolute(fmt.Sprintf("%s.watch[%d]", key, i), w)
 	}
+	for i, d := range p.RuntimeDirectory {
+		l.absolute(fmt.Sprintf("%s.runtime_directory[%d]", key, i), d)
+	}
 	for k := range p.Environment {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			l.p.add(key+".environment."+k, fmt.Sprintf("invalid variable name %q", k))

@@ -39,13 +39,18 @@ type helperProc struct {
 
 // runHelper starts argv in its own process group with output captured, and
 // calls done on the loop when it has exited and its output is read.
-func (s *Supervisor) runHelper(argv, env []string, dir string, cred *syscall.Credential, timeout time.Duration, done func(HelperResult)) {
+// The helper gets the program's user and ambient capabilities: `nginx -t`
+// binds the listen sockets, which fails on port 80 without NET_BIND_SERVICE.
+func (s *Supervisor) runHelper(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, timeout time.Duration, done func(HelperResult)) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		done(HelperResult{Code: -1, Err: err})
 		return
 	}
-	pid, err := spawn(argv, env, dir, cred, nil, []uintptr{s.devNull.Fd(), w.Fd(), w.Fd()})
+	if err := openableBy(cred, w); err != nil {
+		s.log.Warn("check output may not be openable", "err", err)
+	}
+	pid, err := spawn(argv, env, dir, cred, caps, []uintptr{s.devNull.Fd(), w.Fd(), w.Fd()})
 	w.Close()
 	if err != nil {
 		r.Close()

@@ -157,6 +157,12 @@ func (p *program) spawn(s *Supervisor) {
 		p.apply(s, EvSpawnFailed)
 		return
 	}
+	if err := makeRuntimeDirs(p.spec.RuntimeDirectory, p.spec.Credential); err != nil {
+		p.log.Warn("runtime directory", "err", err)
+	}
+	if err := openableBy(p.spec.Credential, p.stdout.File(), p.stderr.File()); err != nil {
+		p.log.Warn("output may not be openable by the program", "err", err)
+	}
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
 	pid, err := spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {

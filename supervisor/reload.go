@@ -65,7 +65,7 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		return
 	}
 	gen := p.gen
-	s.runHelper(p.spec.Check, p.spec.Env, p.spec.Dir, p.spec.Credential, checkTimeout, func(r HelperResult) {
+	s.runHelper(p.spec.Check, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, checkTimeout, func(r HelperResult) {
 		if r.Err != nil || r.Code != 0 {
 			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, r))
 			return

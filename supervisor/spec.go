@@ -64,6 +64,9 @@ type ProgramSpec struct {
 	Dir string
 	// Credential switches user, group and supplementary groups; nil keeps ours.
 	Credential *syscall.Credential
+	// RuntimeDirectory lists directories created before each start, owned
+	// by Credential.
+	RuntimeDirectory []string
 	// AmbientCaps are capability numbers raised as ambient for the child.
 	AmbientCaps []uintptr
 	// DependsOn must be RUNNING before this starts; they stop after it.
