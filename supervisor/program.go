@@ -39,6 +39,10 @@ type program struct {
 	probeErr    string
 	// restartPending: start again once down (ctl restart, liveness, config change).
 	restartPending bool
+	// nextSpec replaces spec once the program is down (config change).
+	nextSpec *ProgramSpec
+	// removePending: removed from the config; forgotten once down.
+	removePending bool
 	pendingStart   bool
 	failures       int
 	spawns         int
@@ -100,7 +104,7 @@ func (p *program) apply(s *Supervisor, e Event) {
 			s.requestStop(p.exitCode(), p.spec.Name+" is FATAL")
 		}
 	}
-	p.notifyWaiters()
+	p.notifyWaiters(s)
 }
 
 func (p *program) act(s *Supervisor, a Action) {

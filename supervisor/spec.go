@@ -56,6 +56,9 @@ type ProbeSpec struct {
 // caller resolves users, environment and probes; the supervisor only acts.
 type ProgramSpec struct {
 	Name string
+	// Fingerprint identifies the definition: a config reload restarts a
+	// program only when its fingerprint changed.
+	Fingerprint string
 	// Command is argv; Command[0] is looked up on the PATH in Env.
 	Command []string
 	// Env is the child's whole environment.

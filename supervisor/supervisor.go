@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
@@ -44,6 +46,7 @@ type Supervisor struct {
 	order    []string
 	byPID    map[int]*program
 	helpers  map[int]*helperProc
+	probes   map[int]chan<- unix.WaitStatus
 	events   chan func()
 	quit     chan struct{} // closed when Run returns
 	snapshot atomic.Pointer[Snapshot]
@@ -79,7 +82,9 @@ func New(o Options) (*Supervisor, error) {
 		progs:   map[string]*program{},
 		byPID:   map[int]*program{},
 		helpers: map[int]*helperProc{},
+		probes:  map[int]chan<- unix.WaitStatus{},
 		events:  make(chan func(), 256),
+		quit:    make(chan struct{}),
 		rnd:     rand.Float64,
 		now:     time.Now,
 	}
@@ -233,6 +238,11 @@ func (s *Supervisor) handleSignal(sig syscall.Signal) {
 // reap collects every exited child and hands each status to its program.
 func (s *Supervisor) reap() {
 	reaper.Reap(func(e reaper.Exit) {
+		if ch, ok := s.probes[e.PID]; ok {
+			delete(s.probes, e.PID)
+			ch <- e.Status
+			return
+		}
 		if h, ok := s.helpers[e.PID]; ok {
 			delete(s.helpers, e.PID)
 			h.helperExited(e.Status)
@@ -301,6 +311,7 @@ func (s *Supervisor) killEverything() {
 // reconcile moves programs toward what is wanted: pending starts whose
 // dependencies run, and during a stop, programs nothing depends on anymore.
 func (s *Supervisor) reconcile() {
+	s.forgetRemoved()
 	if s.stopping {
 		s.reconcileStop()
 		return
@@ -386,6 +397,8 @@ func (s *Supervisor) closeSinks() {
 		s.progs[name].closeSinks(s.log)
 	}
 }
+
+var backgroundCtx = context.Background()
 
 // dependencyOrder sorts programs so dependencies come first (ties by name).
 func dependencyOrder(specs []ProgramSpec) ([]string, error) {

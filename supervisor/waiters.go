@@ -12,7 +12,7 @@ type waiter struct {
 	reply chan<- error
 }
 
-func (p *program) notifyWaiters() {
+func (p *program) notifyWaiters(s *Supervisor) {
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		done, err := w.check(p)
@@ -26,6 +26,9 @@ func (p *program) notifyWaiters() {
 	if p.restartPending && p.down() {
 		p.restartPending = false
 		p.pendingStart = true
+	}
+	if p.nextSpec != nil && p.down() {
+		p.takeNextSpec(s)
 	}
 }
 
@@ -57,6 +60,7 @@ func (p *program) lastExitDesc() string {
 // restart stops the program and starts it again once it is down.
 func (p *program) restart(s *Supervisor) {
 	if p.down() {
+		p.takeNextSpec(s)
 		p.pendingStart = true
 		return
 	}

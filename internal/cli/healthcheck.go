@@ -30,7 +30,8 @@ func newHealthcheckCmd() *cobra.Command {
 		Long: `healthcheck asks the running phpinit's /readyz and prints one line saying why
 it is or is not ready. Without --url it reads the config like run does and asks
 http.listen on the loopback address.`,
-		Args: cobra.NoArgs,
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			target := rawURL
@@ -69,7 +70,7 @@ func readyzURLFromConfig(flagPath string) (string, error) {
 				err = me.Errors[0]
 			}
 		}
-		return "", fmt.Errorf("invalid config %s: %w", orNone(file), err)
+		return "", fmt.Errorf("invalid config: %w", err)
 	}
 	if cfg.HTTP.Listen == "" {
 		return "", errors.New("http listener disabled (http.listen is empty)")

@@ -50,6 +50,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	// exiting on SIGTERM/SIGHUP meanwhile (golang/go#37942).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	defer stop()
+	if !oneShot {
+		seedDefaults(logger, defaultsDir, confDir)
+	}
 	res, err := hooks.Run(ctx, hooks.Options{
 		Script:  cfg.Hooks.Script,
 		Dir:     cfg.Hooks.Dir,
@@ -82,11 +85,7 @@ func supervise(logger *slog.Logger, cfg *config.Config, res *hooks.Result) error
 	if len(cfg.Programs) == 0 {
 		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
 	}
-	specs, err := buildSpecs(cfg, res.Env)
-	if err != nil {
-		return exitWith(ExitConfig, err)
-	}
-	app, err := newApp(logger, cfg, specs, res)
+	app, err := newApp(logger, cfg, res)
 	if err != nil {
 		return exitWith(ExitFailed, err)
 	}
@@ -110,5 +109,5 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h).With("component", "phpinit")
+	return slog.New(h)
 }

@@ -17,11 +17,11 @@ import (
 
 // buildSpecs turns the config into what the supervisor runs. base is the
 // environment after the hooks (phpinit's own plus the script's exports).
-func buildSpecs(cfg *config.Config, base []string) ([]supervisor.ProgramSpec, error) {
+func buildSpecs(cfg *config.Config, base []string, runner healthcheck.ProbeRunner) ([]supervisor.ProgramSpec, error) {
 	var errs *multierror.Error
 	specs := make([]supervisor.ProgramSpec, 0, len(cfg.Programs))
 	for _, name := range cfg.Order() {
-		spec, err := buildSpec(cfg.Programs[name], base)
+		spec, err := buildSpec(cfg.Programs[name], base, runner)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("program %s: %w", name, err))
 			continue
@@ -31,7 +31,7 @@ func buildSpecs(cfg *config.Config, base []string) ([]supervisor.ProgramSpec, er
 	return specs, errs.ErrorOrNil()
 }
 
-func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error) {
+func buildSpec(p *config.Program, base []string, runner healthcheck.ProbeRunner) (supervisor.ProgramSpec, error) {
 	restart, _ := supervisor.ParseRestart(p.Autorestart)
 	spec := supervisor.ProgramSpec{
 		Name:             p.Name,
@@ -76,21 +76,22 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 		env = setEnv(env, k, v)
 	}
 	spec.Env = env
+	spec.Fingerprint = fingerprint(p, env)
 	var err error
-	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential); err != nil {
+	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential, runner); err != nil {
 		return spec, fmt.Errorf("ready: %w", err)
 	}
-	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
+	if spec.Live, err = probeSpec(p.Live, env, spec.Credential, runner); err != nil {
 		return spec, fmt.Errorf("live: %w", err)
 	}
 	return spec, nil
 }
 
-func probeSpec(p *config.Probe, env []string, cred *syscall.Credential) (*supervisor.ProbeSpec, error) {
+func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner healthcheck.ProbeRunner) (*supervisor.ProbeSpec, error) {
 	if p == nil {
 		return nil, nil
 	}
-	pr, err := healthcheck.NewProber(p, env, cred)
+	pr, err := healthcheck.NewProber(p, env, cred, healthcheck.WithProbeRunner(runner))
 	if err != nil {
 		return nil, err
 	}
@@ -154,4 +155,12 @@ func setEnv(env []string, k, v string) []string {
 		out = append(out, kv)
 	}
 	return append(out, prefix+v)
+}
+
+// lateRunner forks exec probes through the supervisor, which exists only
+// after the specs are built; probes run only once it does.
+type lateRunner struct{ sup *supervisor.Supervisor }
+
+func (r *lateRunner) StartProbe(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	return r.sup.StartProbe(path, argv, attr)
 }

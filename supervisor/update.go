@@ -1,0 +1,101 @@
+package supervisor
+
+import (
+	"context"
+	"slices"
+)
+
+// UpdateResult says what an Update changed.
+type UpdateResult struct {
+	Added, Removed, Changed []string
+}
+
+// Update replaces the program set, the way a changed phpinit.yaml asks:
+// new programs start, removed ones stop and are forgotten, programs whose
+// Fingerprint changed restart with their new spec, and the rest keep
+// running untouched (same PIDs). Safe from any goroutine.
+func (s *Supervisor) Update(ctx context.Context, specs []ProgramSpec) (UpdateResult, error) {
+	var res UpdateResult
+	order, err := dependencyOrder(specs)
+	if err != nil {
+		return res, err
+	}
+	err = s.Do(ctx, func() {
+		if s.stopping || s.draining {
+			err = errStopping
+			return
+		}
+		wanted := map[string]bool{}
+		for _, spec := range specs {
+			wanted[spec.Name] = true
+			p, ok := s.progs[spec.Name]
+			switch {
+			case !ok || p.removePending:
+				if ok {
+					// Removed and re-added before it was gone: start
+					// it again with the new spec once it is down.
+					p.removePending = false
+					p.nextSpec = &spec
+					p.restart(s)
+				} else {
+					np := s.newProgram(spec)
+					np.pendingStart = true
+					s.progs[spec.Name] = np
+				}
+				res.Added = append(res.Added, spec.Name)
+			case p.spec.Fingerprint != spec.Fingerprint:
+				p.nextSpec = &spec
+				p.failures = 0
+				p.restart(s)
+				res.Changed = append(res.Changed, spec.Name)
+			}
+		}
+		var removing []string
+		for _, name := range s.order {
+			p := s.progs[name]
+			if wanted[name] {
+				continue
+			}
+			if !p.removePending {
+				res.Removed = append(res.Removed, name)
+				p.removePending = true
+				p.pendingStart, p.restartPending = false, false
+				p.apply(s, EvStop)
+			}
+			removing = append(removing, name)
+		}
+		s.order = append(order, removing...)
+		s.forgetRemoved()
+	})
+	return res, err
+}
+
+// forgetRemoved drops removed programs once nothing of them runs.
+func (s *Supervisor) forgetRemoved() {
+	s.order = slices.DeleteFunc(s.order, func(name string) bool {
+		p := s.progs[name]
+		if !p.removePending || !p.down() {
+			return false
+		}
+		p.log.Info("removed")
+		go p.closeSinks(s.log)
+		delete(s.progs, name)
+		return true
+	})
+}
+
+// takeNextSpec swaps in a changed spec while the program is down. Its
+// output sinks reopen on the next start, since their mode may have changed.
+func (p *program) takeNextSpec(s *Supervisor) {
+	if p.nextSpec == nil {
+		return
+	}
+	old := *p
+	p.spec = *p.nextSpec
+	p.nextSpec = nil
+	p.log = s.log.With("program", p.spec.Name)
+	if old.stdout != nil || old.stderr != nil {
+		go old.closeSinks(s.log)
+	}
+	p.stdout, p.stderr = nil, nil
+}
