@@ -1,0 +1,167 @@
+package healthcheck
+
+import (
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/version"
+	"github.com/phpinit/phpinit/supervisor"
+)
+
+// Label values that are always exposed, zeros included, so that rate() and
+// alerts see a series from the first scrape on.
+var (
+	exitReasons   = []string{"success", "failure", "signal"}
+	reloadResults = []string{supervisor.ReloadOK, supervisor.ReloadCheckFailed, supervisor.ReloadSignalFailed}
+	configResults = []string{"ok", "invalid"}
+)
+
+// phpinitCollector builds the phpinit_* metrics at scrape time from the
+// supervisor's snapshot and the counters the app hands in (node_exporter
+// style: const metrics, nothing kept between scrapes).
+type phpinitCollector struct {
+	source        Source
+	logDrops      func() []logsink.Drop
+	configReloads func() map[string]uint64
+	hooks         []hooks.HookDuration
+	proc          procFS
+	log           *slog.Logger
+
+	up, state, restarts, exits, startTime, ready, cpu, rss *prometheus.Desc
+	reloads, configReloadsDesc, orphans, logDropped        *prometheus.Desc
+	hookDuration, buildInfo                                *prometheus.Desc
+}
+
+func newPHPInitCollector(o ServerOptions) *phpinitCollector {
+	prog := []string{"program"}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("phpinit_"+name, help, labels, nil)
+	}
+	return &phpinitCollector{
+		source:        o.Source,
+		logDrops:      o.LogDrops,
+		configReloads: o.ConfigReloads,
+		hooks:         o.Hooks,
+		proc:          o.proc,
+		log:           o.Logger,
+
+		up:        d("program_up", "1 when the program is RUNNING.", prog...),
+		state:     d("program_state", "1 for the program's current state, 0 for the others.", "program", "state"),
+		restarts:  d("program_restarts_total", "Starts of the program after its first.", prog...),
+		exits:     d("program_exits_total", "Exits of the program's main process, by reason (success, failure, signal).", "program", "reason"),
+		startTime: d("program_start_time_seconds", "Unix time the program's current (or last) process started.", prog...),
+		ready:     d("program_ready", "1 when the program is RUNNING and ready (probe passed or start_seconds elapsed).", prog...),
+		cpu:       d("program_cpu_seconds_total", "User and system CPU time of the program's current process tree.", prog...),
+		rss:       d("program_memory_rss_bytes", "Resident memory of the program's current process tree.", prog...),
+		reloads:   d("reloads_total", "Program reloads, by result (ok, check_failed, signal_failed).", "program", "result"),
+		configReloadsDesc: d("config_reloads_total",
+			"Reloads of phpinit's own config, by result (ok, invalid).", "result"),
+		orphans:      d("orphans_reaped_total", "Orphaned processes phpinit reaped as subreaper."),
+		logDropped:   d("log_lines_dropped_total", "Lines of program output dropped because their destination stalled or failed.", "program", "stream"),
+		hookDuration: d("hook_duration_seconds", "How long each startup hook ran.", "hook"),
+		buildInfo:    d("build_info", "phpinit's version and the Go version that built it; always 1.", "version", "goversion"),
+	}
+}
+
+func (c *phpinitCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.up, c.state, c.restarts, c.exits, c.startTime, c.ready, c.cpu, c.rss,
+		c.reloads, c.configReloadsDesc, c.orphans, c.logDropped, c.hookDuration, c.buildInfo,
+	} {
+		ch <- d
+	}
+}
+
+func (c *phpinitCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, version.Version, version.GoVersion())
+	if sn := c.source.Snapshot(); sn != nil {
+		c.collectPrograms(ch, sn)
+		ch <- prometheus.MustNewConstMetric(c.orphans, prometheus.CounterValue, float64(sn.OrphansReaped))
+	}
+	var reloads map[string]uint64
+	if c.configReloads != nil {
+		reloads = c.configReloads()
+	}
+	for _, r := range withKeys(configResults, reloads) {
+		ch <- prometheus.MustNewConstMetric(c.configReloadsDesc, prometheus.CounterValue, float64(reloads[r]), r)
+	}
+	if c.logDrops != nil {
+		for _, d := range c.logDrops() {
+			ch <- prometheus.MustNewConstMetric(c.logDropped, prometheus.CounterValue, float64(d.Lines), d.Program, d.Stream)
+		}
+	}
+	for _, h := range c.hooks {
+		ch <- prometheus.MustNewConstMetric(c.hookDuration, prometheus.GaugeValue, h.Duration.Seconds(), h.Hook)
+	}
+}
+
+func (c *phpinitCollector) collectPrograms(ch chan<- prometheus.Metric, sn *supervisor.Snapshot) {
+	procs := c.readProcs(sn)
+	for _, p := range sn.Programs {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(p.State == supervisor.Running.String()), p.Name)
+		for _, s := range supervisor.States() {
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, boolValue(p.State == s.String()), p.Name, s.String())
+		}
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(p.Ready), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(p.Restarts), p.Name)
+		for _, r := range withKeys(exitReasons, p.Exits) {
+			ch <- prometheus.MustNewConstMetric(c.exits, prometheus.CounterValue, float64(p.Exits[r]), p.Name, r)
+		}
+		for _, r := range withKeys(reloadResults, p.Reloads) {
+			ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(p.Reloads[r]), p.Name, r)
+		}
+		if !p.Started.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.startTime, prometheus.GaugeValue, unixSeconds(p.Started), p.Name)
+		}
+		if procs == nil || p.PID <= 0 {
+			continue
+		}
+		if u, ok := procs.usage(p.PID); ok {
+			ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, u.CPUSeconds, p.Name)
+			ch <- prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, float64(u.RSSBytes), p.Name)
+		}
+	}
+}
+
+// readProcs scans /proc once per scrape, and only when some program runs.
+func (c *phpinitCollector) readProcs(sn *supervisor.Snapshot) *procTable {
+	if !slices.ContainsFunc(sn.Programs, func(p supervisor.ProgramStatus) bool { return p.PID > 0 }) {
+		return nil
+	}
+	t, err := c.proc.readProcTable()
+	if err != nil {
+		c.log.Debug("cannot read process table", "err", err)
+		return nil
+	}
+	return t
+}
+
+// withKeys is fixed followed by any other key of m, sorted: a value the
+// supervisor adds later still shows up.
+func withKeys(fixed []string, m map[string]uint64) []string {
+	out := slices.Clone(fixed)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(fixed, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// unixSeconds keeps whole seconds exact (UnixNano()/1e9 does not).
+func unixSeconds(t time.Time) float64 {
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
