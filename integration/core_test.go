@@ -1,11 +1,11 @@
 package integration
 
 import (
-	"slices"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"

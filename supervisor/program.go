@@ -43,16 +43,16 @@ type program struct {
 	nextSpec *ProgramSpec
 	// removePending: removed from the config; forgotten once down.
 	removePending bool
-	pendingStart   bool
-	failures       int
-	spawns         int
-	started        time.Time
-	ready          bool
-	lastExit       *ExitInfo
-	exits          map[string]uint64
-	lastReload     *ReloadInfo
-	reloads        map[string]uint64
-	waiters        []waiter
+	pendingStart  bool
+	failures      int
+	spawns        int
+	started       time.Time
+	ready         bool
+	lastExit      *ExitInfo
+	exits         map[string]uint64
+	lastReload    *ReloadInfo
+	reloads       map[string]uint64
+	waiters       []waiter
 	// reloading: a check runs; reloadPending: another reload is due.
 	reloading     bool
 	reloadPending bool
