@@ -164,9 +164,6 @@ func (p *program) spawn(s *Supervisor) {
 	if err := makeRuntimeDirs(p.spec.RuntimeDirectory, p.spec.Credential); err != nil {
 		p.log.Warn("runtime directory", "err", err)
 	}
-	if err := openableBy(p.spec.Credential, p.stdout.File(), p.stderr.File()); err != nil {
-		p.log.Warn("output may not be openable by the program", "err", err)
-	}
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
 	pid, err := spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {
@@ -288,13 +285,17 @@ func (p *program) killGroup() {
 
 func (p *program) openSinks(h *logsink.Hub) error {
 	var err error
+	out, errs := p.spec.Stdout, p.spec.Stderr
+	if c := p.spec.Credential; c != nil {
+		out.UID, errs.UID = c.Uid, c.Uid
+	}
 	if p.stdout == nil {
-		if p.stdout, err = h.Open(p.spec.Stdout); err != nil {
+		if p.stdout, err = h.Open(out); err != nil {
 			return err
 		}
 	}
 	if p.stderr == nil {
-		if p.stderr, err = h.Open(p.spec.Stderr); err != nil {
+		if p.stderr, err = h.Open(errs); err != nil {
 			return err
 		}
 	}

@@ -96,6 +96,12 @@ type Spec struct {
 	MaxSize int64
 	// Backups is how many rotated files a file sink keeps; 0 means 5.
 	Backups int
+	// UID is the program's user when it is not phpinit's (0: same). nginx
+	// opens /dev/stdout and php-fpm /proc/self/fd/2 by path, which checks
+	// the file's owner and mode: a pipe gets write permission for others;
+	// a terminal or file that the user cannot open is relayed through a
+	// pipe instead, lines unchanged.
+	UID uint32
 }
 
 // Drop counts lines of one program's stream.
@@ -132,8 +138,14 @@ func (h *Hub) Open(s Spec) (*Sink, error) {
 	var m mode
 	switch s.Mode {
 	case "", "inherit":
-		h.counter(s.Program, s.Stream)
-		return &Sink{spec: s, file: std}, nil
+		if s.UID == 0 || isFIFO(std) {
+			if err := openableByOthers(std, s.UID); err != nil {
+				return nil, err
+			}
+			h.counter(s.Program, s.Stream)
+			return &Sink{spec: s, file: std}, nil
+		}
+		m = modeFile // relay, lines as written
 	case "prefix":
 		m = modePrefix
 	case "json":
