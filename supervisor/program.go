@@ -101,7 +101,8 @@ func (p *program) apply(s *Supervisor, e Event) {
 	if to == Fatal && from != Fatal {
 		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries)
 		if p.spec.Critical {
-			s.requestStop(p.exitCode(), p.spec.Name+" is FATAL")
+			// FATAL is a failure even when each try exited 0 (too soon).
+			s.requestStop(max(p.exitCode(), 1), p.spec.Name+" is FATAL")
 		}
 	}
 	p.notifyWaiters(s)

@@ -205,7 +205,7 @@ func (s *Supervisor) handleSignal(sig syscall.Signal) {
 	case syscall.SIGCHLD:
 		s.reap()
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
-		if s.stopping && sig != syscall.SIGQUIT {
+		if (s.stopping || s.draining) && sig != syscall.SIGQUIT {
 			s.log.Warn("second stop signal: killing everything now", "signal", sigName(sig))
 			s.killEverything()
 			return
