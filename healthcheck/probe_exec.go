@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/supervisor"
 )
 
 const (
@@ -22,9 +21,6 @@ const (
 	// probeOutputGrace is how long output is still read after the process
 	// exited, in case something that escaped its group holds the pipe.
 	probeOutputGrace = 100 * time.Millisecond
-	// defaultProbePath is the PATH when the environment has none; the
-	// supervisor uses the same.
-	defaultProbePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // ProbeRunner starts the processes of exec probes and learns how they end.
@@ -152,7 +148,7 @@ func (e *execProber) Probe(ctx context.Context) error {
 // stdin on /dev/null and stdout and stderr on a pipe, and returns output,
 // which reads that pipe (call it once the process has exited).
 func (e *execProber) start() (pid int, wait func() (syscall.WaitStatus, error), output func() []byte, err error) {
-	path, err := probeLookPath(e.argv[0], e.env)
+	path, err := supervisor.LookPath(e.argv[0], e.env)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -203,39 +199,4 @@ func probeDescribeWait(ws syscall.WaitStatus) string {
 		return "signal " + ws.Signal().String()
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
-
-// probeLookPath finds file on the PATH of the probe's environment, which may
-// differ from phpinit's (a hook may export PATH); the last PATH wins, as in
-// os/exec.
-func probeLookPath(file string, env []string) (string, error) {
-	if strings.Contains(file, "/") {
-		return file, probeExecutable(file)
-	}
-	pathEnv := defaultProbePath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		if p := filepath.Join(dir, file); probeExecutable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %s", file, pathEnv)
-}
-
-func probeExecutable(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s: %w", path, os.ErrPermission)
-	}
-	return nil
 }

@@ -37,7 +37,7 @@ func RunCommand(ctx context.Context, argv, env []string, logger *slog.Logger) in
 	if err := reaper.BecomeSubreaper(); err != nil {
 		logger.Warn("orphans will not be reaped", "err", err)
 	}
-	path, err := lookPath(argv[0], env)
+	path, err := LookPath(argv[0], env)
 	if err != nil {
 		logger.Error("cannot run command", "err", err)
 		if errors.Is(err, os.ErrPermission) {

@@ -13,7 +13,7 @@ import (
 // spawn forks and execs argv in its own process group. It never waits: the
 // reaper learns every exit status.
 func spawn(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
-	path, err := lookPath(argv[0], env)
+	path, err := LookPath(argv[0], env)
 	if err != nil {
 		return 0, err
 	}
@@ -37,12 +37,12 @@ func spawn(argv, env []string, dir string, cred *syscall.Credential, caps []uint
 	return pid, nil
 }
 
-// lookPath resolves a command on the PATH of the child's environment, which
+// LookPath resolves a command on the PATH of the child's environment, which
 // may differ from phpinit's (a hook may export PATH).
-func lookPath(file string, env []string) (string, error) {
+func LookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(file); err != nil {
-			return "", fmt.Errorf("cannot start %s: %w", file, err)
+			return "", fmt.Errorf("%s: %w", file, err)
 		}
 		return file, nil
 	}
@@ -61,7 +61,7 @@ func lookPath(file string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("cannot start %s: not found in PATH %s", file, pathEnv)
+	return "", fmt.Errorf("%s not found in PATH", file)
 }
 
 func executable(p string) error {
