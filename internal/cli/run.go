@@ -72,7 +72,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		logger.Error("hooks interrupted", "err", err)
 		return exitWith(130, nil)
 	}
-	stop()
+	// The hooks' signal registration stays until run returns: releasing it
+	// before the supervisor registers its own would leave a window in which
+	// SIGTERM kills phpinit outright.
 
 	if oneShot {
 		code := supervisor.RunCommand(context.Background(), args, res.Env, logger)
