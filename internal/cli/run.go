@@ -50,6 +50,13 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	// exiting on SIGTERM/SIGHUP meanwhile (golang/go#37942).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	defer stop()
+	// Until the loop takes over: a SIGHUP would make the Go runtime exit,
+	// and so would a write to a closed stdout pipe; neither may kill PID 1.
+	// (Caught, not ignored: an ignored disposition would survive exec into
+	// the hooks.)
+	held := make(chan os.Signal, 1)
+	signal.Notify(held, syscall.SIGHUP, syscall.SIGPIPE)
+	defer signal.Stop(held)
 	if !oneShot {
 		seedDefaults(logger, defaultsDir, confDir)
 	}
