@@ -96,7 +96,7 @@ type Spec struct {
 	MaxSize int64
 	// Backups is how many rotated files a file sink keeps; 0 means 5.
 	Backups int
-	// UID is the program's user when it is not phpinit's (0: same). nginx
+	// UID is the program's user when it is not phpinit's (0: phpinit's). nginx
 	// opens /dev/stdout and php-fpm /proc/self/fd/2 by path, which checks
 	// the file's owner and mode: a pipe gets write permission for others;
 	// a terminal or file that the user cannot open is relayed through a
@@ -138,10 +138,7 @@ func (h *Hub) Open(s Spec) (*Sink, error) {
 	var m mode
 	switch s.Mode {
 	case "", "inherit":
-		if s.UID == 0 || isFIFO(std) {
-			if err := openableByOthers(std, s.UID); err != nil {
-				return nil, err
-			}
+		if handOver(std, s.UID) {
 			h.counter(s.Program, s.Stream)
 			return &Sink{spec: s, file: std}, nil
 		}

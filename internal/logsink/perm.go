@@ -32,3 +32,28 @@ func openableByOthers(f *os.File, uid uint32) error {
 	}
 	return nil
 }
+
+// handOver reports whether a program running as uid (0: phpinit's own) can
+// be given std directly: it can open it by path, or std is a pipe of ours
+// that can be made writable for it. Otherwise its output is relayed: a
+// terminal, a root-owned file, or a pipe owned by another user (a non-root
+// phpinit under a launcher that did not hand the pipe over as runc does).
+func handOver(std *os.File, uid uint32) bool {
+	if uid == 0 {
+		uid = uint32(os.Geteuid())
+	}
+	if uid == 0 {
+		return true
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(std.Fd()), &st); err != nil {
+		return false
+	}
+	switch {
+	case st.Uid == uid && st.Mode&0o200 != 0, st.Mode&0o002 != 0:
+		return true
+	case st.Mode&syscall.S_IFMT == syscall.S_IFIFO && st.Uid == uint32(os.Geteuid()):
+		return openableByOthers(std, uid) == nil
+	}
+	return false
+}
