@@ -8,8 +8,11 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v php-fpm8.2 >/dev/null 2>&1 || need+=(php8.2-fpm php8.2-cli)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 [ ${#need[@]} -eq 0 ] && exit 0
+mapfile -t need < <(printf "%s\n" "${need[@]}" | sort -u)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "phpinit: missing packages: ${need[*]}" >&2
