@@ -14,16 +14,27 @@ func (p *program) startReadiness(s *Supervisor) {
 	gen := p.gen
 	go func() {
 		delay := 5 * time.Millisecond
+		streak := 0 // passes in a row
 		for {
 			err := probeOnce(ctx, spec)
 			if ctx.Err() != nil {
 				return
 			}
-			s.post(func() {
-				if p.gen == gen {
-					p.readinessResult(s, err)
-				}
-			})
+			if err == nil {
+				streak++
+			} else {
+				streak = 0
+			}
+			// Once SuccessThreshold passes in a row made it ready, further
+			// passes change nothing: not waking the loop for them keeps an
+			// idle phpinit's wakeups down to the probes themselves.
+			if streak <= spec.SuccessThreshold {
+				s.post(func() {
+					if p.gen == gen {
+						p.readinessResult(s, err)
+					}
+				})
+			}
 			if err == nil {
 				delay = spec.Interval
 			} else {

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench/run.sh: phpinit against supervisord (and a by-hand shell script) as
+# PID 1 of a fresh PID namespace, running the same nginx + php-fpm site.
+# Writes bench/results/<time>/ (results.jsonl, results.md, logs/) and
+# prints the markdown table. See bench/README.md. Needs root.
+#
+# Knobs (environment):
+#   RUNS=10              starts per contender for the start-up median
+#   ORPHANS=5000         orphans for the reaping bench
+#   ORPHAN_RELEASE=5s    the orphans exit evenly over this long (0: at once)
+#   ORPHAN_TIMEOUT=90s   give up on reaping this long after the last exit
+#   RESTART_TIMEOUT=30s  give up on a new php-fpm master after this long
+#   IDLE_WINDOW=10s      how long idle wakeups and CPU are counted
+#   ONLY="startup idle"  run only these of: startup idle orphans restart
+#                        restart_traffic gobench
+#   PHPINIT=bin/phpinit  the binary under test (built when missing)
+#   PORT=18080           first port tried for nginx (then phpinit's /healthz)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-10}
+ORPHANS=${ORPHANS:-5000}
+ORPHAN_RELEASE=${ORPHAN_RELEASE:-5s}
+ORPHAN_TIMEOUT=${ORPHAN_TIMEOUT:-90s}
+RESTART_TIMEOUT=${RESTART_TIMEOUT:-30s}
+IDLE_WINDOW=${IDLE_WINDOW:-10s}
+ONLY=${ONLY:-startup idle orphans restart restart_traffic gobench}
+PHPINIT=${PHPINIT:-bin/phpinit}
+PORT=${PORT:-18080}
+
+die() { echo "bench: $*" >&2; exit 1; }
+wanted() { [[ " $ONLY " == *" $1 "* ]]; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root (PID namespaces, running the daemons as www-data)"
+for bin in nginx php-fpm8.2 supervisord unshare nsenter setpriv go; do
+  command -v "$bin" >/dev/null || die "$bin not found (apt-get install nginx php8.2-fpm supervisor util-linux)"
+done
+id www-data >/dev/null 2>&1 || die "no www-data user"
+[ -x "$PHPINIT" ] || make -s build
+
+# Two free ports on 127.0.0.1: nginx, then phpinit's health listener.
+free_port() {
+  local p=$1
+  while (: </dev/tcp/127.0.0.1/"$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+port=$(free_port "$PORT")
+http_port=$(free_port $((port + 1)))
+
+stamp=$(date +%Y%m%d-%H%M%S)
+out=bench/results/$stamp
+mkdir -p "$out/logs"
+ln -sfn "$stamp" bench/results/latest
+work=$(mktemp -d /tmp/phpinit-bench.XXXXXX)
+chmod 755 "$work" # mktemp makes it 0700; www-data reads the site under it
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/stackbench" ./bench/cmd/stackbench
+bench/site.sh "$work/site" "$port" "$http_port" "$(realpath "$PHPINIT")"
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Share of the CPUs busy over 2 s (other work on the machine skews every
+# number here; the load average counts blocked tasks too on some VMs).
+busy() {
+  local a b
+  read -r -a a < <(grep '^cpu ' /proc/stat)
+  sleep 2
+  read -r -a b < <(grep '^cpu ' /proc/stat)
+  local total=0 idle=$(((b[4] + b[5]) - (a[4] + a[5])))
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo "$((100 * (total - idle) / total))%"
+}
+{
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)"
+  echo "- phpinit: $("$PHPINIT" version 2>&1 | head -1)"
+  echo "- supervisord $(supervisord --version) on $(python3 --version 2>&1)"
+  echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(php-fpm8.2 -v | head -1 | cut -d' ' -f1-2) (php-fpm)"
+  echo "- before the bench: CPUs $(busy) busy, load average $(load)"
+} >"$out/env.md"
+
+sb() {
+  "$work/stackbench" -site "$work/site" -port "$port" -phpinit "$(realpath "$PHPINIT")" \
+    -logs "$out/logs" -out "$out/results.jsonl" -runs "$RUNS" -orphans "$ORPHANS" \
+    -release-window "$ORPHAN_RELEASE" -orphan-timeout "$ORPHAN_TIMEOUT" -restart-timeout "$RESTART_TIMEOUT" -window "$IDLE_WINDOW" "$@"
+}
+
+start=$SECONDS
+wanted startup && sb startup phpinit supervisord byhand
+wanted idle && sb idle phpinit supervisord phpinit-noprobe
+wanted restart && sb restart phpinit supervisord
+wanted restart_traffic && sb restart_traffic phpinit supervisord
+wanted orphans && sb orphans phpinit supervisord
+if wanted gobench; then
+  # The loop's reaper in process (the test binary as subreaper); one op
+  # spawns 5,000 processes untimed first, hence a single iteration.
+  go test -run '^$' -bench Reap5000Orphans -benchtime 1x ./supervisor/ | tee "$out/gobench.txt" >&2
+fi
+echo "- after: load average $(load); the bench took $((SECONDS - start)) s" >>"$out/env.md"
+
+{
+  echo "### phpinit vs supervisord as PID 1 (nginx + php-fpm)"
+  echo
+  cat "$out/env.md"
+  echo
+  [ -s "$out/results.jsonl" ] && "$work/stackbench" table "$out/results.jsonl"
+  if [ -s "$out/gobench.txt" ]; then
+    echo
+    echo "In process (\`go test -bench Reap5000Orphans ./supervisor\`):"
+    echo
+    echo '```'
+    grep '^Benchmark' "$out/gobench.txt"
+    echo '```'
+  fi
+} >"$out/results.md"
+echo >&2
+cat "$out/results.md"
