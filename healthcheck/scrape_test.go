@@ -1,23 +1,19 @@
 package healthcheck
 
 import (
-	"context"
 	"fmt"
+	"github.com/phpinit/phpinit/internal/fastcgi/fpmtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/phpinit/phpinit/config"
-	"github.com/phpinit/phpinit/internal/fastcgi"
 )
 
 // stubStatusPage is what nginx 1.22's stub_status answers, trailing spaces
@@ -121,79 +117,8 @@ func TestNginxNotConfigured(t *testing.T) {
 	}
 }
 
-// startMetricsPHPFPM runs the real php-fpm8.2 with pool "www" on a unix
-// socket in a temporary directory, status at /status, and returns the
-// pool's address once it answers.
-func startMetricsPHPFPM(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: the php-fpm test runs the pool as root (-R); run as root")
-	}
-	bin, err := exec.LookPath("php-fpm8.2")
-	if err != nil {
-		t.Skip("skipping: php-fpm8.2 not installed")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "fpm.sock")
-	errorLog := filepath.Join(dir, "error.log")
-	conf := filepath.Join(dir, "php-fpm.conf")
-	err = os.WriteFile(conf, fmt.Appendf(nil, `[global]
-pid = %s
-error_log = %s
-daemonize = no
-
-[www]
-listen = %s
-pm = static
-pm.max_children = 2
-pm.status_path = /status
-`, filepath.Join(dir, "fpm.pid"), errorLog, sock), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-F", "-R", "-y", conf)
-	// Its own group, so cleanup can kill stray workers too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// TERM ends the workers with the master; KILL would orphan them
-		// (FIELD-NOTES).
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(errorLog)
-			t.Logf("php-fpm error log:\n%s", log)
-		}
-	})
-
-	address := "unix://" + sock
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := fastcgi.GetPoolStatus(ctx, address, "/status")
-		cancel()
-		if err == nil {
-			return address
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("php-fpm exited: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("php-fpm did not answer within 10s: %v", err)
-		}
-	}
-}
+// startMetricsPHPFPM runs the real php-fpm8.2 (fpmtest) and returns its address.
+func startMetricsPHPFPM(t *testing.T) string { return fpmtest.Start(t) }
 
 func TestPHPFPMMetrics(t *testing.T) {
 	address := startMetricsPHPFPM(t)

@@ -1,91 +1,14 @@
 package fastcgi
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"github.com/phpinit/phpinit/internal/fastcgi/fpmtest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// startPHPFPM runs the real php-fpm8.2 with one static pool on a unix socket
-// in a temporary directory and returns the pool's address once it answers.
-func startPHPFPM(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping: php-fpm integration test in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: php-fpm integration test runs the pool as root (-R); run as root")
-	}
-	bin, err := exec.LookPath("php-fpm8.2")
-	if err != nil {
-		t.Skip("skipping: php-fpm8.2 not installed")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "fpm.sock")
-	errorLog := filepath.Join(dir, "error.log")
-	conf := filepath.Join(dir, "php-fpm.conf")
-	err = os.WriteFile(conf, fmt.Appendf(nil, `[global]
-pid = %s
-error_log = %s
-daemonize = no
-
-[www]
-listen = %s
-pm = static
-pm.max_children = 2
-ping.path = /ping
-pm.status_path = /status
-`, filepath.Join(dir, "fpm.pid"), errorLog, sock), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	cmd := exec.Command(bin, "-F", "-y", conf, "-R")
-	// Its own process group, so that cleanup can kill stray workers too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// TERM ends the workers with the master; KILL would orphan them
-		// (FIELD-NOTES).
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(errorLog)
-			t.Logf("php-fpm error log:\n%s", log)
-		}
-	})
-
-	address := "unix://" + sock
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := Do(ctxTimeout(t, time.Second), address, PingParams("/ping"), nil)
-		if err == nil {
-			return address
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("php-fpm exited: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("php-fpm did not answer within 10s: %v", err)
-		}
-	}
-}
+// startPHPFPM runs the real php-fpm8.2 (fpmtest) and returns its address.
+func startPHPFPM(t *testing.T) string { return fpmtest.Start(t) }
 
 func TestPHPFPM(t *testing.T) {
 	address := startPHPFPM(t)
