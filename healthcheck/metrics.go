@@ -29,13 +29,14 @@ type phpinitCollector struct {
 	source        Source
 	logDrops      func() []logsink.Drop
 	configReloads func() map[string]uint64
+	watchErrors   func() uint64
 	hooks         []hooks.HookDuration
 	proc          procFS
 	log           *slog.Logger
 
 	up, state, restarts, exits, startTime, ready, cpu, rss *prometheus.Desc
 	reloads, configReloadsDesc, orphans, logDropped        *prometheus.Desc
-	hookDuration, buildInfo                                *prometheus.Desc
+	hookDuration, buildInfo, watchErrorsDesc               *prometheus.Desc
 }
 
 func newPHPInitCollector(o ServerOptions) *phpinitCollector {
@@ -47,6 +48,7 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 		source:        o.Source,
 		logDrops:      o.LogDrops,
 		configReloads: o.ConfigReloads,
+		watchErrors:   o.WatchErrors,
 		hooks:         o.Hooks,
 		proc:          o.proc,
 		log:           o.Logger,
@@ -66,6 +68,8 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 		logDropped:   d("log_lines_dropped_total", "Lines of program output dropped because their destination stalled or failed.", "program", "stream"),
 		hookDuration: d("hook_duration_seconds", "How long each startup hook ran.", "hook"),
 		buildInfo:    d("build_info", "phpinit's version and the Go version that built it; always 1.", "version", "goversion"),
+		watchErrorsDesc: d("watch_errors_total",
+			"Failures of the config watcher (inotify limits and errors); each makes it poll instead."),
 	}
 }
 
@@ -73,6 +77,7 @@ func (c *phpinitCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.up, c.state, c.restarts, c.exits, c.startTime, c.ready, c.cpu, c.rss,
 		c.reloads, c.configReloadsDesc, c.orphans, c.logDropped, c.hookDuration, c.buildInfo,
+		c.watchErrorsDesc,
 	} {
 		ch <- d
 	}
@@ -95,6 +100,9 @@ func (c *phpinitCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, d := range c.logDrops() {
 			ch <- prometheus.MustNewConstMetric(c.logDropped, prometheus.CounterValue, float64(d.Lines), d.Program, d.Stream)
 		}
+	}
+	if c.watchErrors != nil {
+		ch <- prometheus.MustNewConstMetric(c.watchErrorsDesc, prometheus.CounterValue, float64(c.watchErrors()))
 	}
 	for _, h := range c.hooks {
 		ch <- prometheus.MustNewConstMetric(c.hookDuration, prometheus.GaugeValue, h.Duration.Seconds(), h.Hook)

@@ -99,6 +99,7 @@ func goldenOptions(t *testing.T) ServerOptions {
 			return []logsink.Drop{{Program: "nginx", Stream: "stderr", Lines: 12}, {Program: "php-fpm", Stream: "stdout", Lines: 0}}
 		},
 		ConfigReloads: func() map[string]uint64 { return map[string]uint64{"ok": 2} },
+		WatchErrors:   func() uint64 { return 1 },
 		Hooks: []hooks.HookDuration{
 			{Hook: "/data/script/script.sh", Duration: 1500 * time.Millisecond},
 			{Hook: "/data/script/init.d/10-migrate", Duration: 250 * time.Millisecond},

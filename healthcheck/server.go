@@ -52,6 +52,8 @@ type ServerOptions struct {
 	// ConfigReloads feeds phpinit_config_reloads_total, by result ok or
 	// invalid; nil: zeros.
 	ConfigReloads func() map[string]uint64
+	// WatchErrors feeds phpinit_watch_errors_total; nil: not exported.
+	WatchErrors func() uint64
 	// Hooks feeds phpinit_hook_duration_seconds (hooks.Result.Durations).
 	Hooks []hooks.HookDuration
 	// Logger gets failures at debug; nil discards.

@@ -108,6 +108,7 @@ func (a *app) startAdapters(res *hooks.Result) error {
 			Metrics:         a.cfg.Metrics,
 			LogDrops:        a.hub.Dropped,
 			ConfigReloads:   a.configReloadCounts,
+			WatchErrors:     a.watcher.Errors,
 			Hooks:           res.Durations,
 			Logger:          a.log.With("component", "http"),
 		})
