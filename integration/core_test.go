@@ -302,3 +302,20 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestPrefixedOutputKeepsLongLinesWhole(t *testing.T) {
+	_, p := startStack(t, site{NoStack: true, Programs: `  talker:
+    command: [sh, -c, 'head -c 1048576 /dev/zero | tr "\0" a; echo; echo "to stderr" >&2; echo finished; exec sleep 1000']
+    stdout: prefix
+    stderr: json
+`})
+	p.waitOutput("talker | finished", 20*time.Second)
+	out := p.Out.String()
+	long := "talker | " + strings.Repeat("a", 1<<20) + "\n"
+	if !strings.Contains(out, long) {
+		t.Error("the 1 MiB line did not arrive whole, with its prefix, on one line")
+	}
+	if !strings.Contains(out, `"program":"talker","stream":"stderr","line":"to stderr"}`) {
+		t.Errorf("stderr line not wrapped as JSON:\n%.2000s", out)
+	}
+}
