@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -32,6 +33,12 @@ func newRunCmd() *cobra.Command {
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
+	// An init needs one core: one P means fewer runtime threads and about
+	// half the idle wakeups (bench/README.md). GOMAXPROCS in the
+	// environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	oneShot := len(args) > 0
 	file, explicit := config.Lookup(flagPath, getenv)
 	cfg, err := config.Load(config.Options{
