@@ -14,6 +14,7 @@ func (p *program) startReadiness(s *Supervisor) {
 	gen := p.gen
 	go func() {
 		delay := 5 * time.Millisecond
+		began := time.Now()
 		streak := 0 // passes in a row
 		for {
 			err := probeOnce(ctx, spec)
@@ -35,16 +36,34 @@ func (p *program) startReadiness(s *Supervisor) {
 					}
 				})
 			}
-			if err == nil {
-				delay = spec.Interval
-			} else {
-				delay = min(delay*2, spec.Interval)
-			}
+			delay = nextReadinessDelay(delay, err == nil, time.Since(began), spec.Interval)
 			if !sleepCtx(ctx, delay) {
 				return
 			}
 		}
 	}()
+}
+
+// fastProbeWindow is how long after a start readiness is probed at least
+// every fastProbeMax: doubling alone (5, 10, 20, 40, 80, 160 ms) would see
+// php-fpm, ready after ~140 ms, only at 155 or 315 ms.
+const (
+	fastProbeWindow = 5 * time.Second
+	fastProbeMax    = 25 * time.Millisecond
+)
+
+// nextReadinessDelay is the wait before the next readiness probe: the
+// interval once passing; after a failure, doubling from 5 ms, capped at
+// fastProbeMax within fastProbeWindow of the start, at interval after.
+func nextReadinessDelay(prev time.Duration, passed bool, sinceStart, interval time.Duration) time.Duration {
+	if passed {
+		return interval
+	}
+	next := min(prev*2, interval)
+	if sinceStart < fastProbeWindow {
+		next = min(next, fastProbeMax)
+	}
+	return next
 }
 
 func (p *program) readinessResult(s *Supervisor, err error) {

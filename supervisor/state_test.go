@@ -120,3 +120,22 @@ func TestDependencyOrder(t *testing.T) {
 		t.Error("an unknown dependency must be an error")
 	}
 }
+
+func TestReadinessDelay(t *testing.T) {
+	second := time.Second
+	if d := nextReadinessDelay(5*time.Millisecond, false, 0, second); d != 10*time.Millisecond {
+		t.Errorf("after the first miss: %v, want 10ms", d)
+	}
+	if d := nextReadinessDelay(20*time.Millisecond, false, time.Second, second); d != fastProbeMax {
+		t.Errorf("early in the start: %v, want the cap %v", d, fastProbeMax)
+	}
+	if d := nextReadinessDelay(fastProbeMax, false, 10*time.Second, second); d != 2*fastProbeMax {
+		t.Errorf("late in a slow start: %v, want doubling again", d)
+	}
+	if d := nextReadinessDelay(800*time.Millisecond, false, time.Minute, second); d != second {
+		t.Errorf("capped at the interval: %v", d)
+	}
+	if d := nextReadinessDelay(5*time.Millisecond, true, 0, second); d != second {
+		t.Errorf("after a pass: %v, want the interval", d)
+	}
+}
