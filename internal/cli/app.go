@@ -48,13 +48,13 @@ type app struct {
 	configReloads map[string]uint64
 }
 
-func newApp(logger *slog.Logger, cfg *config.Config, res *hooks.Result) (*app, error) {
+func newApp(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) (*app, error) {
 	a := &app{
 		log:           logger,
 		cfg:           cfg,
 		env:           res.Env,
 		environ:       os.Environ(),
-		hub:           logsink.NewHub(os.Stdout, os.Stderr, logger),
+		hub:           hub,
 		runner:        &lateRunner{},
 		reloads:       make(chan chan error),
 		configReloads: map[string]uint64{"ok": 0, "invalid": 0},

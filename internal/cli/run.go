@@ -16,6 +16,7 @@ import (
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
@@ -50,7 +51,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		printConfigErrors(stderr, err)
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
-	logger := newLogger(stderr, cfg.Log)
+	hub, logOut := newHub(stdout, stderr)
+	logger := newLogger(logOut, cfg.Log)
+	hub.SetLogger(logger)
 
 	// Stop signals during the hooks cancel them; the supervisor registers
 	// its own later. Registering here also keeps the Go runtime from
@@ -73,8 +76,8 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		Timeout: cfg.Hooks.Timeout,
 		OnError: cfg.Hooks.OnError,
 		Env:     os.Environ(),
-		Stdout:  stdout,
-		Stderr:  stderr,
+		Stdout:  hub.Stdout(),
+		Stderr:  hub.Stderr(),
 		Logger:  logger,
 	})
 	if err != nil {
@@ -94,14 +97,14 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		code := supervisor.RunCommand(context.Background(), args, res.Env, logger)
 		return exitWith(code, nil)
 	}
-	return supervise(logger, cfg, res)
+	return supervise(logger, hub, cfg, res)
 }
 
-func supervise(logger *slog.Logger, cfg *config.Config, res *hooks.Result) error {
+func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) error {
 	if len(cfg.Programs) == 0 {
 		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
 	}
-	app, err := newApp(logger, cfg, res)
+	app, err := newApp(logger, hub, cfg, res)
 	if err != nil {
 		return exitWith(ExitFailed, err)
 	}
@@ -126,4 +129,18 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(h)
+}
+
+// newHub carries programs' output to phpinit's stdout and stderr, and
+// returns the writer phpinit's own log goes through: the hub's, so a log
+// line never lands inside a program's long line. Writers that are not files
+// (tests) are used as they are.
+func newHub(stdout, stderr io.Writer) (*logsink.Hub, io.Writer) {
+	outF, okOut := stdout.(*os.File)
+	errF, okErr := stderr.(*os.File)
+	if !okOut || !okErr {
+		return logsink.NewHub(os.Stdout, os.Stderr, nil), stderr
+	}
+	hub := logsink.NewHub(outF, errF, nil)
+	return hub, hub.Stderr()
 }

@@ -108,6 +108,6 @@ func (h *Hub) release(d *dest) {
 	// Closing stops only the file: lumberjack's cleanup goroutine, started
 	// by the first write, has no way to stop (lumberjack v2.2.1).
 	if err := d.file.Close(); err != nil {
-		h.logger.Warn("cannot close log file", "path", d.path, "error", err)
+		h.log().Warn("cannot close log file", "path", d.path, "error", err)
 	}
 }

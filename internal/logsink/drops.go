@@ -47,7 +47,7 @@ func (h *Hub) logDrops(s Spec, d *dropLog) {
 	d.stalled, d.failed, d.err = 0, 0, nil
 	d.mu.Unlock()
 
-	logger := h.logger.With("program", s.Program, "stream", s.Stream)
+	logger := h.log().With("program", s.Program, "stream", s.Stream)
 	if stalled > 0 {
 		logger.Warn(fmt.Sprintf("dropped %d lines from %s %s: destination stalled", stalled, s.Program, s.Stream),
 			"lines", stalled)

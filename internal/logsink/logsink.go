@@ -47,7 +47,7 @@ type Hub struct {
 	stdout, stderr *os.File
 	// out and errs are the shared destinations of piped sinks.
 	out, errs *dest
-	logger    *slog.Logger
+	logger    atomic.Pointer[slog.Logger]
 	// now stamps JSON lines; logEvery rate-limits drop warnings. Both are
 	// fields so tests can replace them.
 	now      func() time.Time
@@ -62,25 +62,55 @@ type Hub struct {
 // and whose prefix and json sinks write to them. logger receives drop and
 // split warnings; nil discards them.
 func NewHub(stdout, stderr *os.File, logger *slog.Logger) *Hub {
-	return newHub(stdout, stderr, stdout, stderr, logger)
+	h := newHub(stdout, stderr, stdout, stderr, logger)
+	if sameFile(stdout, stderr) {
+		// One pipe or terminal behind both (docker run -t, a shared pipe):
+		// one lock, or a long stdout line could take a stderr line inside
+		// it (a write(2) larger than PIPE_BUF is not atomic).
+		h.errs = h.out
+	}
+	return h
 }
 
 // newHub lets tests substitute writers that record each Write call.
 func newHub(stdout, stderr *os.File, out, errs io.Writer, logger *slog.Logger) *Hub {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Hub{
+	h := &Hub{
 		stdout:   stdout,
 		stderr:   stderr,
 		out:      &dest{w: out, limit: lineLimit},
 		errs:     &dest{w: errs, limit: lineLimit},
-		logger:   logger,
 		now:      time.Now,
 		logEvery: dropLogEvery,
 		files:    make(map[string]*dest),
 		counts:   make(map[key]*counts),
 	}
+	h.SetLogger(logger)
+	return h
+}
+
+// SetLogger sets where drop and split warnings go; nil discards them. It
+// exists because phpinit's own logger writes through Stderr.
+func (h *Hub) SetLogger(l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	h.logger.Store(l)
+}
+
+func (h *Hub) log() *slog.Logger { return h.logger.Load() }
+
+// Stdout and Stderr are writers to phpinit's own stdout and stderr that
+// take the same lock as the piped sinks, so phpinit's log lines and the
+// hooks' output never land inside a program's long line.
+func (h *Hub) Stdout() io.Writer { return lockedWriter{h.out} }
+func (h *Hub) Stderr() io.Writer { return lockedWriter{h.errs} }
+
+type lockedWriter struct{ d *dest }
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.d.mu.Lock()
+	defer l.d.mu.Unlock()
+	return l.d.w.Write(p)
 }
 
 // Spec says where one stream of one program goes.
@@ -212,7 +242,7 @@ func (h *Hub) counter(program, stream string) *counts {
 func (h *Hub) noteSplit(s Spec, c *counts, limit int) {
 	c.split.Add(1)
 	if c.splitLogged.CompareAndSwap(false, true) {
-		go h.logger.Warn(fmt.Sprintf("split a line longer than %d bytes from %s %s; further splits are only counted",
+		go h.log().Warn(fmt.Sprintf("split a line longer than %d bytes from %s %s; further splits are only counted",
 			limit, s.Program, s.Stream), "program", s.Program, "stream", s.Stream)
 	}
 }

@@ -57,3 +57,15 @@ func handOver(std *os.File, uid uint32) bool {
 	}
 	return false
 }
+
+// sameFile reports whether a and b are the same open file (inode).
+func sameFile(a, b *os.File) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	var sa, sb syscall.Stat_t
+	if syscall.Fstat(int(a.Fd()), &sa) != nil || syscall.Fstat(int(b.Fd()), &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}

@@ -48,3 +48,23 @@ func TestInheritRelaysForOtherUser(t *testing.T) {
 		t.Errorf("relayed %q", got)
 	}
 }
+
+// stdout and stderr on one pipe share one lock: a stderr line never lands
+// inside a long stdout line.
+func TestSharedPipeOneLock(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	h := NewHub(w, w, nil)
+	if h.out != h.errs {
+		t.Error("stdout and stderr on one pipe must share one destination")
+	}
+	f, _ := os.Create(filepath.Join(t.TempDir(), "other"))
+	defer f.Close()
+	if h2 := NewHub(w, f, nil); h2.out == h2.errs {
+		t.Error("different files must not share a destination")
+	}
+}
