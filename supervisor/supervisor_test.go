@@ -241,7 +241,13 @@ func TestReloadRunsCheckFirst(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		return <-ch
+		err := <-ch
+		// The reply comes from inside a loop event; the snapshot is
+		// published after it. One more event makes sure it is.
+		if perr := r.sup.Ping(context.Background()); perr != nil {
+			t.Fatal(perr)
+		}
+		return err
 	}
 	err := reload()
 	if err == nil || !strings.Contains(err.Error(), "bad config line 3") {
