@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
@@ -47,8 +48,12 @@ func (s *Supervisor) runHelper(argv, env []string, dir string, cred *syscall.Cre
 		done(HelperResult{Code: -1, Err: err})
 		return
 	}
-	if err := openableBy(cred, w); err != nil {
-		s.log.Warn("check output may not be openable", "err", err)
+	if cred != nil {
+		// php-fpm -t opens its error_log /proc/self/fd/2 by path, as the
+		// program's user.
+		if err := logsink.OpenableBy(w, cred.Uid); err != nil {
+			s.log.Warn("check output may not be openable", "err", err)
+		}
 	}
 	pid, err := spawn(argv, env, dir, cred, caps, []uintptr{s.devNull.Fd(), w.Fd(), w.Fd()})
 	w.Close()

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"syscall"
 
@@ -15,7 +16,7 @@ func (s *Supervisor) StartProbe(path string, argv []string, attr *syscall.ProcAt
 	var pid int
 	var err error
 	status := make(chan unix.WaitStatus, 1)
-	if derr := s.Do(backgroundCtx, func() {
+	if derr := s.Do(context.Background(), func() {
 		pid, err = syscall.ForkExec(path, argv, attr)
 		if err == nil {
 			s.probes[pid] = status

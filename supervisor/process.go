@@ -78,31 +78,6 @@ func executable(p string) error {
 	return nil
 }
 
-// openableBy makes the pipes handed to a program as stdout/stderr openable
-// by its user. nginx opens /dev/stdout and php-fpm /proc/self/fd/2 by path,
-// which re-checks the pipe inode's owner and mode (0600, root's): as www
-// that is EACCES, and php-fpm exits 78. runc fixes the same for its one
-// process (fixStdioPermissions); we add write for group and others, on
-// pipes only (a file or terminal keeps its permissions).
-func openableBy(cred *syscall.Credential, files ...*os.File) error {
-	if cred == nil || cred.Uid == 0 {
-		return nil
-	}
-	for _, f := range files {
-		var st syscall.Stat_t
-		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-			return fmt.Errorf("cannot stat %s: %w", f.Name(), err)
-		}
-		if st.Mode&syscall.S_IFMT != syscall.S_IFIFO || st.Uid == cred.Uid || st.Mode&0o002 != 0 {
-			continue
-		}
-		if err := syscall.Fchmod(int(f.Fd()), (st.Mode&0o777)|0o022); err != nil {
-			return fmt.Errorf("cannot make %s writable for uid %d: %w", f.Name(), cred.Uid, err)
-		}
-	}
-	return nil
-}
-
 // makeRuntimeDirs creates missing directories owned by the program's user
 // (systemd's RuntimeDirectory=); existing ones are left as they are.
 func makeRuntimeDirs(dirs []string, cred *syscall.Credential) error {

@@ -30,9 +30,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Sinks carries children's output; nil: phpinit's stdout and stderr.
 	Sinks *logsink.Hub
-	// Reload is called on the loop when a reload of every program is asked
-	// for (SIGHUP). Nil: each program with a reload signal gets it after its
-	// check passes.
+	// OnHUP is called on the loop, and must not block, when SIGHUP asks for
+	// a reload of everything. Nil: each program with a reload signal gets it
+	// after its check passes.
 	OnHUP func()
 }
 
@@ -291,8 +291,6 @@ func (s *Supervisor) closeSinks() {
 		s.progs[name].closeSinks(s.log)
 	}
 }
-
-var backgroundCtx = context.Background()
 
 // dependencyOrder sorts programs so dependencies come first (ties by name).
 func dependencyOrder(specs []ProgramSpec) ([]string, error) {

@@ -11,12 +11,12 @@ func isFIFO(f *os.File) bool {
 	return syscall.Fstat(int(f.Fd()), &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFIFO
 }
 
-// openableByOthers lets a program running as uid open the pipe f by path
+// OpenableBy lets a program running as uid open the pipe f by path
 // (/dev/stdout, /proc/self/fd/2): opening through /proc re-checks the pipe
 // inode's owner and mode, 0600 and root's, which is EACCES for www and makes
 // php-fpm exit 78. runc does the same for its one process
 // (fixStdioPermissions). Only pipes are changed; uid 0 needs nothing.
-func openableByOthers(f *os.File, uid uint32) error {
+func OpenableBy(f *os.File, uid uint32) error {
 	if uid == 0 {
 		return nil
 	}
@@ -53,7 +53,7 @@ func handOver(std *os.File, uid uint32) bool {
 	case st.Uid == uid && st.Mode&0o200 != 0, st.Mode&0o002 != 0:
 		return true
 	case st.Mode&syscall.S_IFMT == syscall.S_IFIFO && st.Uid == uint32(os.Geteuid()):
-		return openableByOthers(std, uid) == nil
+		return OpenableBy(std, uid) == nil
 	}
 	return false
 }

@@ -60,7 +60,7 @@ func (h *Hub) startPipe(s Spec, m mode, dst *dest) (*Sink, error) {
 	// child would see EAGAIN on a full pipe. Fd switches the write end back
 	// to blocking, as a child expects; the read end stays with the poller.
 	w.Fd()
-	if err := openableByOthers(w, s.UID); err != nil {
+	if err := OpenableBy(w, s.UID); err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
