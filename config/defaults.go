@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"syscall"
 	"time"
 )
@@ -24,7 +25,7 @@ func Defaults() *Config {
 		Programs: map[string]*Program{},
 		Watch:    Watch{Debounce: 500 * time.Millisecond},
 		Control:  Control{Socket: "/run/phpinit/phpinit.sock"},
-		HTTP:     HTTP{Listen: ":9180"},
+		HTTP:     HTTP{Listen: ":9180", MaxConnections: 64},
 	}
 }
 
@@ -64,6 +65,9 @@ func fillDerived(c *Config) {
 	for i := range c.Metrics.PHPFPM {
 		if c.Metrics.PHPFPM[i].Path == "" {
 			c.Metrics.PHPFPM[i].Path = "/status"
+		}
+		if ps := &c.Metrics.PHPFPM[i]; ps.Listen == "" && strings.HasPrefix(ps.Address, "unix://") {
+			ps.Listen = ps.Address
 		}
 	}
 	for _, p := range c.Programs {

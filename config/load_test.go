@@ -72,7 +72,7 @@ func TestLoadNoFileIsDefaults(t *testing.T) {
 		Programs: map[string]*Program{},
 		Watch:    Watch{Debounce: 500 * time.Millisecond},
 		Control:  Control{Socket: "/run/phpinit/phpinit.sock"},
-		HTTP:     HTTP{Listen: ":9180"},
+		HTTP:     HTTP{Listen: ":9180", MaxConnections: 64},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Defaults() = %+v", d)
@@ -142,6 +142,9 @@ func TestLoadFullConfig(t *testing.T) {
 	}
 	if c.Metrics.PHPFPM[0].Path != "/status" {
 		t.Errorf("metrics.phpfpm[0].path = %q, want /status", c.Metrics.PHPFPM[0].Path)
+	}
+	if l := c.Metrics.PHPFPM[0].Listen; l != "unix:///run/php/php-fpm.sock" {
+		t.Errorf("metrics.phpfpm[0].listen = %q, want the unix address", l)
 	}
 }
 

@@ -200,6 +200,11 @@ type HTTP struct {
 	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"`
 	// EnableLifecycle allows POST /-/reload; default false.
 	EnableLifecycle bool `mapstructure:"enable_lifecycle" yaml:"enable_lifecycle" json:"enable_lifecycle"`
+	// MaxConnections is how many connections the listener holds open at
+	// once, idle keep-alives included; default 64, at least 1. It is also
+	// capped at a quarter of RLIMIT_NOFILE so that probes, pipes and
+	// spawns always find descriptors.
+	MaxConnections int `mapstructure:"max_connections" yaml:"max_connections" json:"max_connections"`
 }
 
 // Metrics lists what /metrics scrapes at request time.
@@ -216,6 +221,15 @@ type PoolStatus struct {
 	Address string `mapstructure:"address" yaml:"address" json:"address"`
 	// Path is pm.status_path; default /status.
 	Path string `mapstructure:"path" yaml:"path" json:"path"`
+	// Pool is the value of the metrics' pool label, the same whether the
+	// pool answers or not; default: the pool name the status page last
+	// reported, the address until it first answers.
+	Pool string `mapstructure:"pool" yaml:"pool" json:"pool"`
+	// Listen is the pool's listen socket, unix:///abs/path, whose kernel
+	// accept queue fills phpfpm_listen_queue (php-fpm cannot measure a unix
+	// socket's); default: Address when it is a unix socket. Set it when
+	// Address is the pm.status_listen socket.
+	Listen string `mapstructure:"listen" yaml:"listen" json:"listen"`
 }
 
 // Signal is a signal named in the config ("QUIT", "SIGQUIT" or a number).

@@ -26,10 +26,19 @@ func (l *loader) validate(c *Config) {
 	if c.HTTP.Listen != "" && !isHostPort(c.HTTP.Listen, 0) {
 		l.p.add("http.listen", fmt.Sprintf("%q is not host:port", c.HTTP.Listen))
 	}
+	l.count("http.max_connections", c.HTTP.MaxConnections, 1)
+	pools := map[string]bool{}
 	for i, ps := range c.Metrics.PHPFPM {
 		key := fmt.Sprintf("metrics.phpfpm[%d]", i)
 		l.socketAddress(key+".address", ps.Address)
 		l.urlPath(key+".path", ps.Path)
+		if p, ok := strings.CutPrefix(ps.Listen, "unix://"); ps.Listen != "" && (!ok || !filepath.IsAbs(p)) {
+			l.p.add(key+".listen", fmt.Sprintf("%q is not unix:///absolute/path", ps.Listen))
+		}
+		if ps.Pool != "" && pools[ps.Pool] {
+			l.p.add(key+".pool", fmt.Sprintf("pool %q is named twice", ps.Pool))
+		}
+		pools[ps.Pool] = true
 	}
 	if c.Metrics.Nginx != "" {
 		l.httpURL("metrics.nginx", c.Metrics.Nginx)

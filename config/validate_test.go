@@ -30,6 +30,12 @@ func TestValidate(t *testing.T) {
 				`metrics.phpfpm[0].address: "127.0.0.1:9000" is not unix:///absolute/path or tcp://host:port`,
 				`metrics.phpfpm[0].path: "status" does not start with /`,
 			}},
+		{"max connections", `http: {max_connections: 0}`, []string{`http.max_connections: must be at least 1, got 0`}},
+		{"metrics pool and listen", `metrics: {phpfpm: [{address: "unix:///s", pool: www, listen: "tcp://a:1"}, {address: "tcp://b:9000", pool: www, listen: "unix:///p"}]}`,
+			[]string{
+				`metrics.phpfpm[0].listen: "tcp://a:1" is not unix:///absolute/path`,
+				`metrics.phpfpm[1].pool: pool "www" is named twice`,
+			}},
 		{"program name", "programs: {-web: {command: [w]}, web.1_a-b: {command: [w]}}", []string{
 			`programs.-web: invalid program name: use letters, digits, "_", "." and "-", starting with a letter or digit`}},
 		{"program name space", "programs: {web server: {command: [w]}}", []string{
