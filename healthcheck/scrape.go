@@ -16,6 +16,7 @@ import (
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/fastcgi"
+	"github.com/phpinit/phpinit/internal/sockdiag"
 )
 
 // scrapeTimeout bounds each scrape of php-fpm or nginx, so that a wedged pool
@@ -42,6 +43,13 @@ type phpfpmCollector struct {
 	log     *slog.Logger
 	up      *prometheus.Desc
 	metrics []poolMetric
+	// queue and queueLen are listen_queue and listen_queue_length, which
+	// come from the kernel for a unix listener.
+	queue, queueLen *prometheus.Desc
+	listenQueue     func(path string) (sockdiag.UnixQueue, error)
+
+	mu    sync.Mutex
+	names []string // per pool: the name its status page last reported
 }
 
 func newPHPFPMCollector(pools []config.PoolStatus, logger *slog.Logger) *phpfpmCollector {
@@ -50,16 +58,18 @@ func newPHPFPMCollector(pools []config.PoolStatus, logger *slog.Logger) *phpfpmC
 	}
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 	return &phpfpmCollector{
-		pools:   pools,
-		timeout: scrapeTimeout,
-		log:     logger,
-		up:      d("up", "Could PHP-FPM be reached?"),
+		pools:       pools,
+		timeout:     scrapeTimeout,
+		log:         logger,
+		up:          d("up", "Could PHP-FPM be reached?"),
+		queue:       d("listen_queue", "The number of requests in the queue of pending connections."),
+		queueLen:    d("listen_queue_length", "The size of the socket queue of pending connections."),
+		listenQueue: sockdiag.UnixListenQueue,
+		names:       make([]string, len(pools)),
 		metrics: []poolMetric{
 			{d("start_since", "The number of seconds since FPM has started."), counter, func(s *fastcgi.PoolStatus) int64 { return s.StartSince }},
 			{d("accepted_connections", "The number of requests accepted by the pool."), counter, func(s *fastcgi.PoolStatus) int64 { return s.AcceptedConn }},
-			{d("listen_queue", "The number of requests in the queue of pending connections."), gauge, func(s *fastcgi.PoolStatus) int64 { return s.ListenQueue }},
 			{d("max_listen_queue", "The maximum number of requests in the queue of pending connections since FPM has started."), counter, func(s *fastcgi.PoolStatus) int64 { return s.MaxListenQueue }},
-			{d("listen_queue_length", "The size of the socket queue of pending connections."), gauge, func(s *fastcgi.PoolStatus) int64 { return s.ListenQueueLen }},
 			{d("idle_processes", "The number of idle processes."), gauge, func(s *fastcgi.PoolStatus) int64 { return s.IdleProcesses }},
 			{d("active_processes", "The number of active processes."), gauge, func(s *fastcgi.PoolStatus) int64 { return s.ActiveProcesses }},
 			{d("total_processes", "The number of idle + active processes."), gauge, func(s *fastcgi.PoolStatus) int64 { return s.TotalProcesses }},
@@ -72,19 +82,22 @@ func newPHPFPMCollector(pools []config.PoolStatus, logger *slog.Logger) *phpfpmC
 
 func (c *phpfpmCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
+	ch <- c.queue
+	ch <- c.queueLen
 	for _, m := range c.metrics {
 		ch <- m.desc
 	}
 }
 
+type poolResult struct {
+	status *fastcgi.PoolStatus
+	err    error
+}
+
 func (c *phpfpmCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	type result struct {
-		status *fastcgi.PoolStatus
-		err    error
-	}
-	results := make([]result, len(c.pools))
+	results := make([]poolResult, len(c.pools))
 	var wg sync.WaitGroup
 	for i, p := range c.pools {
 		wg.Go(func() {
@@ -95,26 +108,74 @@ func (c *phpfpmCollector) Collect(ch chan<- prometheus.Metric) {
 
 	seen := map[string]bool{}
 	for i, r := range results {
-		addr := c.pools[i].Address
-		if r.err != nil {
-			// The pool's name is unknown without its status page.
-			c.log.Debug("cannot scrape php-fpm status", "address", addr, "path", c.pools[i].Path, "err", r.err)
-			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0, addr)
-			seen[addr] = true
-			continue
-		}
-		pool := r.status.Pool
+		pool := c.label(i, r)
 		if seen[pool] {
 			// Two entries answered for the same pool name: label the second
 			// by its address rather than emit duplicate series.
-			pool = addr
+			pool = c.pools[i].Address
 		}
 		seen[pool] = true
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1, pool)
-		for _, m := range c.metrics {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(r.status)), pool)
-		}
+		c.collectPool(ch, i, r, pool)
 	}
+}
+
+// label is pool i's label: the configured pool, else the name its status
+// page reported last (remembered, so that the series of a pool that goes
+// down keeps its label), else the address.
+func (c *phpfpmCollector) label(i int, r poolResult) string {
+	if p := c.pools[i].Pool; p != "" {
+		return p
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.err == nil {
+		c.names[i] = r.status.Pool
+	}
+	if c.names[i] != "" {
+		return c.names[i]
+	}
+	return c.pools[i].Address
+}
+
+func (c *phpfpmCollector) collectPool(ch chan<- prometheus.Metric, i int, r poolResult, pool string) {
+	p := c.pools[i]
+	kq, kernel := c.kernelQueue(p)
+	if r.err != nil {
+		c.log.Debug("cannot scrape php-fpm status", "pool", pool, "address", p.Address, "path", p.Path, "err", r.err)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0, pool)
+		if kernel {
+			// The queue is worth most when the pool cannot answer.
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(kq.Pending), pool)
+			ch <- prometheus.MustNewConstMetric(c.queueLen, prometheus.GaugeValue, float64(kq.Backlog), pool)
+		}
+		return
+	}
+	st := r.status
+	queue, queueLen := st.ListenQueue, st.ListenQueueLen
+	if kernel {
+		queue, queueLen = int64(kq.Pending), int64(kq.Backlog)
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1, pool)
+	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(queue), pool)
+	ch <- prometheus.MustNewConstMetric(c.queueLen, prometheus.GaugeValue, float64(queueLen), pool)
+	for _, m := range c.metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, float64(m.value(st)), pool)
+	}
+}
+
+// kernelQueue reads the accept queue of the pool's unix listener; php-fpm
+// measures it only for TCP (fpm_socket_get_listening_queue uses TCP_INFO).
+func (c *phpfpmCollector) kernelQueue(p config.PoolStatus) (sockdiag.UnixQueue, bool) {
+	path, ok := strings.CutPrefix(p.Listen, "unix://")
+	if !ok {
+		return sockdiag.UnixQueue{}, false
+	}
+	q, err := c.listenQueue(path)
+	if err != nil {
+		c.log.Debug("cannot read listen queue", "listen", p.Listen, "err", err)
+		return sockdiag.UnixQueue{}, false
+	}
+	return q, true
 }
 
 // nginxCollector reads nginx's stub_status page at scrape time.
