@@ -33,10 +33,11 @@ type phpinitCollector struct {
 	hooks         []hooks.HookDuration
 	proc          procFS
 	log           *slog.Logger
+	cpuTotals     cpuTotals
 
-	up, state, restarts, exits, startTime, ready, cpu, rss *prometheus.Desc
-	reloads, configReloadsDesc, orphans, logDropped        *prometheus.Desc
-	hookDuration, buildInfo, watchErrorsDesc               *prometheus.Desc
+	up, state, restarts, exits, startTime, ready, cpu, rss, pss *prometheus.Desc
+	reloads, configReloadsDesc, orphans, logDropped             *prometheus.Desc
+	hookDuration, buildInfo, watchErrorsDesc                    *prometheus.Desc
 }
 
 func newPHPInitCollector(o ServerOptions) *phpinitCollector {
@@ -52,6 +53,7 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 		hooks:         o.Hooks,
 		proc:          o.proc,
 		log:           o.Logger,
+		cpuTotals:     cpuTotals{m: map[string]*cpuTotal{}},
 
 		up:        d("program_up", "1 when the program is RUNNING.", prog...),
 		state:     d("program_state", "1 for the program's current state, 0 for the others.", "program", "state"),
@@ -59,9 +61,11 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 		exits:     d("program_exits_total", "Exits of the program's main process, by reason (success, failure, signal).", "program", "reason"),
 		startTime: d("program_start_time_seconds", "Unix time the program's current (or last) process started.", prog...),
 		ready:     d("program_ready", "1 when the program is RUNNING and ready (probe passed or start_seconds elapsed).", prog...),
-		cpu:       d("program_cpu_seconds_total", "User and system CPU time of the program's current process tree.", prog...),
-		rss:       d("program_memory_rss_bytes", "Resident memory of the program's current process tree.", prog...),
-		reloads:   d("reloads_total", "Program reloads, by result (ok, check_failed, signal_failed).", "program", "result"),
+		cpu: d("program_cpu_seconds_total",
+			"User and system CPU time of the program's processes since phpinit started, reaped children and earlier runs included.", prog...),
+		rss:     d("program_memory_rss_bytes", "Resident memory of the program's current process tree, summed (shared pages count in every process).", prog...),
+		pss:     d("program_memory_pss_bytes", "Proportional set size of the program's current process tree (shared pages divided among their sharers).", prog...),
+		reloads: d("reloads_total", "Program reloads, by result (ok, check_failed, signal_failed).", "program", "result"),
 		configReloadsDesc: d("config_reloads_total",
 			"Reloads of phpinit's own config, by result (ok, invalid).", "result"),
 		orphans:      d("orphans_reaped_total", "Orphaned processes phpinit reaped as subreaper."),
@@ -75,7 +79,7 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 
 func (c *phpinitCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.up, c.state, c.restarts, c.exits, c.startTime, c.ready, c.cpu, c.rss,
+		c.up, c.state, c.restarts, c.exits, c.startTime, c.ready, c.cpu, c.rss, c.pss,
 		c.reloads, c.configReloadsDesc, c.orphans, c.logDropped, c.hookDuration, c.buildInfo,
 		c.watchErrorsDesc,
 	} {
@@ -127,13 +131,26 @@ func (c *phpinitCollector) collectPrograms(ch chan<- prometheus.Metric, sn *supe
 		if !p.Started.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.startTime, prometheus.GaugeValue, unixSeconds(p.Started), p.Name)
 		}
-		if procs == nil || p.PID <= 0 {
-			continue
+		c.collectUsage(ch, procs, p)
+	}
+}
+
+// collectUsage exports CPU and memory of p's process tree; the CPU counter
+// goes on while p is down.
+func (c *phpinitCollector) collectUsage(ch chan<- prometheus.Metric, procs *procTable, p supervisor.ProgramStatus) {
+	var u treeUsage
+	ok := procs != nil && p.PID > 0
+	if ok {
+		u, ok = procs.usage(p.PID)
+	}
+	if ok {
+		ch <- prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, float64(u.RSSBytes), p.Name)
+		if u.HasPSS {
+			ch <- prometheus.MustNewConstMetric(c.pss, prometheus.GaugeValue, float64(u.PSSBytes), p.Name)
 		}
-		if u, ok := procs.usage(p.PID); ok {
-			ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, u.CPUSeconds, p.Name)
-			ch <- prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, float64(u.RSSBytes), p.Name)
-		}
+	}
+	if v, known := c.cpuTotals.add(p.Name, p.PID, u.CPUSeconds, ok); known {
+		ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, v, p.Name)
 	}
 }
 

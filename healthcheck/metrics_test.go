@@ -49,8 +49,9 @@ func metricsSnapshot() *supervisor.Snapshot {
 	}
 }
 
-// writeFakeProc makes a /proc with php-fpm (100: master, workers 101, 102,
-// 102's child 103), nginx (200, worker 201), and unrelated processes.
+// writeFakeProc makes a /proc with php-fpm (100: master, which reaped
+// workers that used 40+2 ticks, workers 101, 102, 102's child 103), nginx
+// (200, worker 201), and unrelated processes.
 func writeFakeProc(t *testing.T) procFS {
 	t.Helper()
 	root := t.TempDir()
@@ -59,23 +60,37 @@ func writeFakeProc(t *testing.T) procFS {
 		comm        string
 		utime, stim int
 		rssPages    int
+		cutime      int // and cstime 2 when set
+		pssKB       int // 0: no smaps_rollup
 	}{
-		{1, 0, "phpinit", 50, 50, 1000},
-		{100, 1, "php-fpm: master process (/etc/php.conf)", 150, 50, 2000},
-		{101, 100, "php-fpm: pool www", 300, 100, 3000},
-		{102, 100, "php-fpm: pool www", 10, 0, 3000},
-		{103, 102, "sh) 1 (odd", 1, 1, 10},
-		{200, 1, "nginx", 20, 5, 500},
-		{201, 200, "nginx", 75, 0, 700},
-		{300, 1, "other", 999, 999, 9999},
+		{1, 0, "phpinit", 50, 50, 1000, 0, 0},
+		{100, 1, "php-fpm: master process (/etc/php.conf)", 150, 50, 2000, 40, 5000},
+		{101, 100, "php-fpm: pool www", 300, 100, 3000, 0, 3000},
+		{102, 100, "php-fpm: pool www", 10, 0, 3000, 0, 3000},
+		{103, 102, "sh) 1 (odd", 1, 1, 10, 0, 20},
+		{200, 1, "nginx", 20, 5, 500, 0, 1000},
+		{201, 200, "nginx", 75, 0, 700, 0, 1500},
+		{300, 1, "other", 999, 999, 9999, 0, 0},
 	}
 	for _, p := range procs {
 		dir := filepath.Join(root, itoa(p.pid))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		cst := 0
+		if p.cutime > 0 {
+			cst = 2
+		}
 		stat := itoa(p.pid) + " (" + p.comm + ") S " + itoa(p.ppid) +
-			" 1 1 0 -1 4194560 100 0 0 0 " + itoa(p.utime) + " " + itoa(p.stim) + " 0 0 20 0 1 0 100 1000000 " + itoa(p.rssPages) + " 0\n"
+			" 1 1 0 -1 4194560 100 0 0 0 " + itoa(p.utime) + " " + itoa(p.stim) + " " + itoa(p.cutime) + " " + itoa(cst) +
+			" 20 0 1 0 100 1000000 " + itoa(p.rssPages) + " 0\n"
+		if p.pssKB > 0 {
+			rollup := "00400000-7ffd0000 ---p 00000000 00:00 0                          [rollup]\nRss:   1 kB\nPss:   " +
+				itoa(p.pssKB) + " kB\nPss_Anon:   1 kB\n"
+			if err := os.WriteFile(filepath.Join(dir, "smaps_rollup"), []byte(rollup), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		statm := "5000 " + itoa(p.rssPages) + " 100 10 0 200 0\n"
 		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644); err != nil {
 			t.Fatal(err)
@@ -238,7 +253,9 @@ func TestMetricsProcessTree(t *testing.T) {
 		metric, program string
 		want            float64
 	}{
-		{"phpinit_program_cpu_seconds_total", "php-fpm", (150 + 50 + 300 + 100 + 10 + 0 + 1 + 1) / 100.0},
+		{"phpinit_program_cpu_seconds_total", "php-fpm", (150 + 50 + 40 + 2 + 300 + 100 + 10 + 0 + 1 + 1) / 100.0},
+		{"phpinit_program_memory_pss_bytes", "php-fpm", (5000 + 3000 + 3000 + 20) << 10},
+		{"phpinit_program_memory_pss_bytes", "nginx", (1000 + 1500) << 10},
 		{"phpinit_program_memory_rss_bytes", "php-fpm", (2000 + 3000 + 3000 + 10) * 4096},
 		{"phpinit_program_cpu_seconds_total", "nginx", (20 + 5 + 75) / 100.0},
 		{"phpinit_program_memory_rss_bytes", "nginx", (500 + 700) * 4096},

@@ -25,9 +25,16 @@ func hostProcFS() procFS { return procFS{root: "/proc", pageSize: os.Getpagesize
 
 // treeUsage is what one program's current process tree uses.
 type treeUsage struct {
-	CPUSeconds float64 // user + system time of the live processes
-	RSSBytes   uint64  // resident set size, summed
-	Procs      int
+	// CPUSeconds is user + system time of the live processes and of the
+	// children they reaped (cutime, cstime): php-fpm's master waits for its
+	// recycled workers, so their time stays in the sum.
+	CPUSeconds float64
+	RSSBytes   uint64 // resident set size, summed: shared pages count once per process
+	// PSSBytes is the proportional set size, summed: a page shared by n
+	// processes counts 1/n in each, so the sum is what the tree costs.
+	PSSBytes uint64
+	HasPSS   bool // false when smaps_rollup cannot be read (Linux < 4.14)
+	Procs    int
 }
 
 // procTable is one pass over /proc: every process's parent and CPU time.
@@ -60,7 +67,8 @@ func (fs procFS) readProcTable() (*procTable, error) {
 	return t, nil
 }
 
-// readStat returns the parent and utime+stime (in clock ticks) of pid.
+// readStat returns the parent and utime+stime+cutime+cstime (in clock
+// ticks) of pid.
 func (fs procFS) readStat(pid int) (ppid int, ticks uint64, err error) {
 	b, err := os.ReadFile(filepath.Join(fs.root, strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -76,21 +84,26 @@ func parseStat(b []byte) (ppid int, ticks uint64, err error) {
 	if i < 0 {
 		return 0, 0, errors.New("malformed stat: no comm")
 	}
-	// After comm: state(3) ppid(4) ... utime(14) stime(15).
+	// After comm: state(3) ppid(4) ... utime(14) stime(15) cutime(16)
+	// cstime(17); cutime and cstime hold the waited-for children's time.
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0, 0, fmt.Errorf("malformed stat: %d fields after comm", len(f))
 	}
 	ppid, err = strconv.Atoi(string(f[1]))
 	if err != nil {
 		return 0, 0, fmt.Errorf("malformed stat: ppid: %w", err)
 	}
-	utime, err1 := strconv.ParseUint(string(f[11]), 10, 64)
-	stime, err2 := strconv.ParseUint(string(f[12]), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("malformed stat: cpu time: %w", err)
+	for _, field := range f[11:15] {
+		// cutime and cstime are signed in the kernel's format (%ld) but
+		// never negative.
+		n, err := strconv.ParseUint(string(field), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("malformed stat: cpu time: %w", err)
+		}
+		ticks += n
 	}
-	return ppid, utime + stime, nil
+	return ppid, ticks, nil
 }
 
 // usage sums CPU time and RSS over pid and all its descendants. It reports
@@ -115,6 +128,10 @@ func (t *procTable) usage(pid int) (treeUsage, bool) {
 		if rss, err := t.fs.readRSS(p); err == nil {
 			u.RSSBytes += rss
 		}
+		if pss, err := t.fs.readPSS(p); err == nil {
+			u.PSSBytes += pss
+			u.HasPSS = true
+		}
 		queue = append(queue, t.children[p]...)
 	}
 	u.CPUSeconds = float64(ticks) / clkTck
@@ -136,4 +153,28 @@ func (fs procFS) readRSS(pid int) (uint64, error) {
 		return 0, fmt.Errorf("malformed statm: %w", err)
 	}
 	return pages * uint64(fs.pageSize), nil
+}
+
+// readPSS is the Pss line of /proc/PID/smaps_rollup, in bytes.
+func (fs procFS) readPSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(fs.root, strconv.Itoa(pid), "smaps_rollup"))
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("Pss:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, errors.New("malformed smaps_rollup Pss line")
+		}
+		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed smaps_rollup: %w", err)
+		}
+		return kb << 10, nil
+	}
+	return 0, errors.New("no Pss in smaps_rollup")
 }

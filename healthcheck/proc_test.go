@@ -22,7 +22,9 @@ func TestParseStat(t *testing.T) {
 		{"43 (a) b (c)) R 42 1 1 0 -1 0 0 0 0 0 100 250 0 0", 42, 350, ""},
 		{"44 nginx S 1", 0, 0, "no comm"},
 		{"45 (x) S 1 2 3", 0, 0, "fields after comm"},
-		{"46 (x) S one 1 1 0 -1 0 0 0 0 0 1 1", 0, 0, "ppid"},
+		{"46 (x) S one 1 1 0 -1 0 0 0 0 0 1 1 0 0", 0, 0, "ppid"},
+		// cutime and cstime: time of the children it reaped.
+		{"47 (php-fpm) S 1 47 47 0 -1 0 0 0 0 0 5 5 300 40 20 0", 1, 350, ""},
 	} {
 		ppid, ticks, err := parseStat([]byte(tc.in))
 		if tc.errContains != "" {
@@ -83,6 +85,10 @@ func TestProcTreeReal(t *testing.T) {
 	if u.CPUSeconds < 0 {
 		t.Errorf("cpu %v", u.CPUSeconds)
 	}
+	// Two processes sharing sh's and sleep's pages: PSS counts them once.
+	if !u.HasPSS || u.PSSBytes == 0 || u.PSSBytes >= u.RSSBytes {
+		t.Errorf("pss %d (read %v), rss %d: want 0 < pss < rss", u.PSSBytes, u.HasPSS, u.RSSBytes)
+	}
 
 	// And through /metrics.
 	sn := &supervisor.Snapshot{Programs: []supervisor.ProgramStatus{{Name: "sleepers", State: "RUNNING", PID: pid}}}
@@ -91,4 +97,7 @@ func TestProcTreeReal(t *testing.T) {
 		t.Errorf("rss %v, the tree alone had %d", rss, u.RSSBytes)
 	}
 	value(t, mfs, "phpinit_program_cpu_seconds_total", map[string]string{"program": "sleepers"})
+	if pss := value(t, mfs, "phpinit_program_memory_pss_bytes", map[string]string{"program": "sleepers"}); pss <= 0 {
+		t.Errorf("pss %v", pss)
+	}
 }
