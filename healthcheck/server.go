@@ -43,7 +43,11 @@ type ServerOptions struct {
 	Listen string
 	// EnableLifecycle serves POST /-/reload.
 	EnableLifecycle bool
-	Source          Source
+	// MaxConnections bounds the connections held open at once
+	// (http.max_connections); 0 is DefaultMaxConnections. It is capped at
+	// a quarter of RLIMIT_NOFILE.
+	MaxConnections int
+	Source         Source
 	// Metrics lists the php-fpm pools and nginx stub_status to scrape.
 	Metrics config.Metrics
 	// LogDrops feeds phpinit_log_lines_dropped_total (logsink.Hub.Dropped);
@@ -70,6 +74,7 @@ type Server struct {
 	handler http.Handler
 	srv     *http.Server
 	ln      net.Listener
+	limit   *connLimit
 	done    chan struct{}
 }
 
@@ -84,11 +89,19 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.proc.root == "" {
 		o.proc = hostProcFS()
 	}
-	s := &Server{o: o, log: o.Logger, reg: prometheus.NewRegistry()}
+	s := &Server{o: o, log: o.Logger, reg: prometheus.NewRegistry(), limit: newConnLimit(capMaxConnections(o.MaxConnections))}
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPHPInitCollector(o),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "phpinit_http_connections_open",
+			Help: "Connections the health and metrics listener holds open.",
+		}, func() float64 { return float64(s.limit.open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "phpinit_http_connections_dropped_total",
+			Help: "Connections the health and metrics listener closed because http.max_connections were open.",
+		}, func() float64 { return float64(s.limit.dropped.Load()) }),
 	}
 	if len(o.Metrics.PHPFPM) > 0 {
 		cs = append(cs, newPHPFPMCollector(o.Metrics.PHPFPM, o.Logger))
@@ -141,22 +154,25 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.srv = &http.Server{
-		Handler:           s.handler,
+		Handler: s.handler,
+		// A connection that sends nothing holds a slot this long at most
+		// (and less when the listener is full: see connLimit).
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second, // /-/reload extends its own
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    8 << 10,
+		ConnState:         s.limit.connState,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.limit.listener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http listener failed", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
-	s.log.Info("http listener started", "addr", ln.Addr().String())
+	s.log.Info("http listener started", "addr", ln.Addr().String(), "max_connections", s.limit.max)
 	return nil
 }
 

@@ -104,6 +104,7 @@ func (a *app) startAdapters(res *hooks.Result) error {
 		a.httpSrv, err = healthcheck.NewServer(healthcheck.ServerOptions{
 			Listen:          a.cfg.HTTP.Listen,
 			EnableLifecycle: a.cfg.HTTP.EnableLifecycle,
+			MaxConnections:  a.cfg.HTTP.MaxConnections,
 			Source:          (*controlAdapter)(a),
 			Metrics:         a.cfg.Metrics,
 			LogDrops:        a.hub.Dropped,
