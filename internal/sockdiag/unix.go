@@ -109,7 +109,7 @@ func dumpUnixListeners() ([]unixListener, error) {
 		return nil, fmt.Errorf("cannot send sock_diag request: %w", err)
 	}
 	var out []unixListener
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 64<<10) // above the kernel's largest dump message (32 KiB)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
