@@ -72,6 +72,10 @@ func TestCPUSecondsMonotonic(t *testing.T) {
 			src.snap.Store(&supervisor.Snapshot{Programs: []supervisor.ProgramStatus{{Name: "php-fpm", State: "BACKOFF"}}})
 		}, 4.7},
 		{"new main process", func() { f.set(200, 1, [4]int{5, 5, 0, 0}); running(200) }, 4.8},
+		// A scrape that took its snapshot before the restart, while the
+		// old PID is (again) in /proc: the old tree is not counted twice.
+		{"stale snapshot", func() { f.set(100, 1, [4]int{10, 10, 300, 100}); running(100) }, 4.8},
+		{"current again", func() { running(200) }, 4.8},
 	}
 	last := 0.0
 	for _, st := range steps {

@@ -24,7 +24,8 @@ var (
 
 // phpinitCollector builds the phpinit_* metrics at scrape time from the
 // supervisor's snapshot and the counters the app hands in (node_exporter
-// style: const metrics, nothing kept between scrapes).
+// style: const metrics). Only the CPU counters are kept between scrapes,
+// because a process tree's time alone can fall (cpuTotals).
 type phpinitCollector struct {
 	source        Source
 	logDrops      func() []logsink.Drop
