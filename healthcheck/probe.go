@@ -18,6 +18,7 @@ import (
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/fastcgi"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 const (
@@ -42,13 +43,14 @@ type Prober interface {
 type ProberOption func(*proberOptions)
 
 type proberOptions struct {
-	runner ProbeRunner
+	forker proc.Forker
 }
 
-// WithProbeRunner sets what starts the processes of exec probes. Under
-// phpinit's supervisor this must be the supervisor (see ProbeRunner).
-func WithProbeRunner(r ProbeRunner) ProberOption {
-	return func(o *proberOptions) { o.runner = r }
+// WithForker sets what starts the processes of exec probes. Under phpinit's
+// supervisor this must be the supervisor (see proc.Forker); the default,
+// proc.SelfWait, is for where no wait4(-1) reaper runs.
+func WithForker(f proc.Forker) ProberOption {
+	return func(o *proberOptions) { o.forker = f }
 }
 
 // NewProber builds the prober p describes. env and cred are the program's
@@ -58,7 +60,7 @@ func NewProber(p *config.Probe, env []string, cred *syscall.Credential, opts ...
 	if p == nil {
 		return nil, errors.New("cannot build probe: none configured")
 	}
-	o := proberOptions{runner: selfWaitRunner{}}
+	o := proberOptions{forker: proc.SelfWait}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -83,7 +85,7 @@ func NewProber(p *config.Probe, env []string, cred *syscall.Credential, opts ...
 	case p.TCP != "":
 		return newTCPProber(p, timeout)
 	default:
-		return newExecProber(p, env, cred, timeout, o.runner)
+		return newExecProber(p, env, cred, timeout, o.forker)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 func TestExecProbe(t *testing.T) {
@@ -131,16 +132,16 @@ func TestExecProbeCredential(t *testing.T) {
 // wait is what learns the exit.
 func TestExecProbeRunner(t *testing.T) {
 	var calls atomic.Int32
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
 		calls.Add(1)
 		if !filepath.IsAbs(path) || argv[0] != "sh" || !attr.Sys.Setpgid || attr.Sys.Credential == nil || len(attr.Files) != 3 {
 			t.Errorf("StartProbe(%q, %q, %+v)", path, argv, attr.Sys)
 		}
 		attr.Sys.Credential = nil // not root in every test run
-		return selfWaitRunner{}.StartProbe(path, argv, attr)
+		return proc.SelfWait.Fork(path, argv, attr)
 	})
 	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
-	pr, err := NewProber(&config.Probe{Exec: []string{"sh", "-c", "exit 4"}}, os.Environ(), cred, WithProbeRunner(runner))
+	pr, err := NewProber(&config.Probe{Exec: []string{"sh", "-c", "exit 4"}}, os.Environ(), cred, WithForker(runner))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +156,8 @@ func TestExecProbeRunner(t *testing.T) {
 func TestExecProbeRunnerWaitLost(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-		pid, wait, err := selfWaitRunner{}.StartProbe(path, argv, attr)
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -166,14 +167,14 @@ func TestExecProbeRunnerWaitLost(t *testing.T) {
 			return ws, err
 		}, nil
 	})
-	pr := mustProber(t, &config.Probe{Exec: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, WithProbeRunner(runner))
-	err := probeWithin(t, pr, 100*time.Millisecond+probeKillGrace+500*time.Millisecond)
+	pr := mustProber(t, &config.Probe{Exec: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, WithForker(runner))
+	err := probeWithin(t, pr, 100*time.Millisecond+proc.KillGrace+500*time.Millisecond)
 	probeWantErr(t, err, "did not exit after SIGKILL")
 }
 
 func TestExecProbeLostStatus(t *testing.T) {
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-		pid, wait, err := selfWaitRunner{}.StartProbe(path, argv, attr)
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -182,6 +183,6 @@ func TestExecProbeLostStatus(t *testing.T) {
 			return 0, syscall.ECHILD
 		}, nil
 	})
-	pr := mustProber(t, &config.Probe{Exec: []string{"true"}}, WithProbeRunner(runner))
+	pr := mustProber(t, &config.Probe{Exec: []string{"true"}}, WithForker(runner))
 	probeWantErr(t, pr.Probe(t.Context()), "exec true: cannot learn exit status: no child processes")
 }

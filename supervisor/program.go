@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
@@ -209,7 +210,7 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	p.exitStatus = ws
 	reason := exitReason(ws)
 	p.exits[reason]++
-	p.lastExit = &ExitInfo{Code: reaper.StatusCode(ws), Desc: reaper.Describe(ws), Time: s.now()}
+	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.now()}
 	lvl := slog.LevelInfo
 	if p.state != Stopping {
 		lvl = slog.LevelWarn

@@ -44,7 +44,6 @@ type Supervisor struct {
 	progs    map[string]*program
 	order    []string
 	byPID    map[int]*program
-	helpers  map[int]*helperProc
 	probes   map[int]chan<- unix.WaitStatus
 	events   chan func()
 	quit     chan struct{} // closed when Run returns
@@ -75,17 +74,16 @@ func New(o Options) (*Supervisor, error) {
 		o.Grace = 9 * time.Second
 	}
 	s := &Supervisor{
-		log:     o.Logger,
-		sinks:   o.Sinks,
-		opts:    o,
-		progs:   map[string]*program{},
-		byPID:   map[int]*program{},
-		helpers: map[int]*helperProc{},
-		probes:  map[int]chan<- unix.WaitStatus{},
-		events:  make(chan func(), 256),
-		quit:    make(chan struct{}),
-		rnd:     rand.Float64,
-		now:     time.Now,
+		log:    o.Logger,
+		sinks:  o.Sinks,
+		opts:   o,
+		progs:  map[string]*program{},
+		byPID:  map[int]*program{},
+		probes: map[int]chan<- unix.WaitStatus{},
+		events: make(chan func(), 256),
+		quit:   make(chan struct{}),
+		rnd:    rand.Float64,
+		now:    time.Now,
 	}
 	for i := range o.Programs {
 		spec := o.Programs[i]
@@ -240,11 +238,6 @@ func (s *Supervisor) reap() {
 		if ch, ok := s.probes[e.PID]; ok {
 			delete(s.probes, e.PID)
 			ch <- e.Status
-			return
-		}
-		if h, ok := s.helpers[e.PID]; ok {
-			delete(s.helpers, e.PID)
-			h.helperExited(e.Status)
 			return
 		}
 		p, ok := s.byPID[e.PID]

@@ -12,12 +12,13 @@ import (
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/healthcheck"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
 // buildSpecs turns the config into what the supervisor runs. base is the
 // environment after the hooks (phpinit's own plus the script's exports).
-func buildSpecs(cfg *config.Config, base []string, runner healthcheck.ProbeRunner) ([]supervisor.ProgramSpec, error) {
+func buildSpecs(cfg *config.Config, base []string, runner proc.Forker) ([]supervisor.ProgramSpec, error) {
 	var errs *multierror.Error
 	specs := make([]supervisor.ProgramSpec, 0, len(cfg.Programs))
 	for _, name := range cfg.Order() {
@@ -31,7 +32,7 @@ func buildSpecs(cfg *config.Config, base []string, runner healthcheck.ProbeRunne
 	return specs, errs.ErrorOrNil()
 }
 
-func buildSpec(p *config.Program, base []string, runner healthcheck.ProbeRunner) (supervisor.ProgramSpec, error) {
+func buildSpec(p *config.Program, base []string, runner proc.Forker) (supervisor.ProgramSpec, error) {
 	restart, _ := supervisor.ParseRestart(p.Autorestart)
 	spec := supervisor.ProgramSpec{
 		Name:             p.Name,
@@ -87,11 +88,11 @@ func buildSpec(p *config.Program, base []string, runner healthcheck.ProbeRunner)
 	return spec, nil
 }
 
-func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner healthcheck.ProbeRunner) (*supervisor.ProbeSpec, error) {
+func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner proc.Forker) (*supervisor.ProbeSpec, error) {
 	if p == nil {
 		return nil, nil
 	}
-	pr, err := healthcheck.NewProber(p, env, cred, healthcheck.WithProbeRunner(runner))
+	pr, err := healthcheck.NewProber(p, env, cred, healthcheck.WithForker(runner))
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +162,6 @@ func setEnv(env []string, k, v string) []string {
 // after the specs are built; probes run only once it does.
 type lateRunner struct{ sup *supervisor.Supervisor }
 
-func (r *lateRunner) StartProbe(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-	return r.sup.StartProbe(path, argv, attr)
+func (r *lateRunner) Fork(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	return r.sup.Fork(path, argv, attr)
 }
