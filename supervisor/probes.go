@@ -136,8 +136,6 @@ func (p *program) attemptContext() context.Context {
 }
 
 func probeOnce(ctx context.Context, spec *ProbeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-	defer cancel()
 	return spec.Prober.Probe(ctx)
 }
 

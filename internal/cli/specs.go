@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/phpinit/phpinit/config"
-	"github.com/phpinit/phpinit/healthcheck"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/probe"
 	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor"
 )
@@ -92,14 +92,24 @@ func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner p
 	if p == nil {
 		return nil, nil
 	}
-	pr, err := healthcheck.NewProber(p, env, cred, healthcheck.WithForker(runner))
+	pr, err := probe.New(probe.Spec{
+		FastCGI:      p.FastCGI,
+		Path:         p.Path,
+		HTTP:         p.HTTP,
+		ExpectStatus: p.ExpectStatus,
+		TCP:          p.TCP,
+		Exec:         p.Exec,
+		Timeout:      p.Timeout,
+		Env:          env,
+		Credential:   cred,
+		Forker:       runner,
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &supervisor.ProbeSpec{
 		Prober:           pr,
 		Interval:         p.Interval,
-		Timeout:          p.Timeout,
 		FailureThreshold: p.FailureThreshold,
 		SuccessThreshold: p.SuccessThreshold,
 	}, nil

@@ -1,4 +1,4 @@
-package healthcheck
+package probe
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/proc"
 )
 
@@ -27,11 +26,11 @@ type execProber struct {
 	forker  proc.Forker
 }
 
-func newExecProber(p *config.Probe, env []string, cred *syscall.Credential, timeout time.Duration, forker proc.Forker) (*execProber, error) {
+func newExecProber(p Spec, timeout time.Duration) (*execProber, error) {
 	if p.Exec[0] == "" {
 		return nil, errors.New("cannot build probe: exec command is empty")
 	}
-	return &execProber{argv: p.Exec, env: env, cred: cred, timeout: timeout, forker: forker}, nil
+	return &execProber{argv: p.Exec, env: p.Env, cred: p.Credential, timeout: timeout, forker: p.Forker}, nil
 }
 
 func (e *execProber) Probe(ctx context.Context) error {
