@@ -37,6 +37,10 @@ func ParseRestart(s string) (Restart, bool) {
 // ProbeSpec schedules a probe. The prober bounds each probe by its own
 // timeout.
 type ProbeSpec struct {
+	// Probe is what to probe. The supervisor builds its prober with itself
+	// as the Forker of exec probes, so that its reaper learns their exits.
+	Probe probe.Spec
+	// Prober, when set, is used instead of one built from Probe (tests).
 	Prober probe.Prober
 	// Interval between probes once settled.
 	Interval time.Duration

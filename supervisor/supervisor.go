@@ -85,8 +85,12 @@ func New(o Options) (*Supervisor, error) {
 		rnd:    rand.Float64,
 		now:    time.Now,
 	}
-	for i := range o.Programs {
-		spec := o.Programs[i]
+	progs, err := s.withProbers(o.Programs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range progs {
+		spec := progs[i]
 		if len(spec.Command) == 0 {
 			return nil, fmt.Errorf("program %s: empty command", spec.Name)
 		}

@@ -20,6 +20,9 @@ func (s *Supervisor) Update(ctx context.Context, specs []ProgramSpec) (UpdateRes
 	if err != nil {
 		return res, err
 	}
+	if specs, err = s.withProbers(specs); err != nil {
+		return res, err
+	}
 	err = s.Do(ctx, func() {
 		if s.stopping || s.draining {
 			err = errStopping

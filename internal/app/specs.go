@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"fmt"
@@ -12,17 +12,16 @@ import (
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/internal/probe"
-	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
 // buildSpecs turns the config into what the supervisor runs. base is the
 // environment after the hooks (phpinit's own plus the script's exports).
-func buildSpecs(cfg *config.Config, base []string, runner proc.Forker) ([]supervisor.ProgramSpec, error) {
+func buildSpecs(cfg *config.Config, base []string) ([]supervisor.ProgramSpec, error) {
 	var errs *multierror.Error
 	specs := make([]supervisor.ProgramSpec, 0, len(cfg.Programs))
 	for _, name := range cfg.Order() {
-		spec, err := buildSpec(cfg.Programs[name], base, runner)
+		spec, err := buildSpec(cfg.Programs[name], base)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("program %s: %w", name, err))
 			continue
@@ -32,7 +31,7 @@ func buildSpecs(cfg *config.Config, base []string, runner proc.Forker) ([]superv
 	return specs, errs.ErrorOrNil()
 }
 
-func buildSpec(p *config.Program, base []string, runner proc.Forker) (supervisor.ProgramSpec, error) {
+func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error) {
 	restart, _ := supervisor.ParseRestart(p.Autorestart)
 	spec := supervisor.ProgramSpec{
 		Name:             p.Name,
@@ -79,20 +78,22 @@ func buildSpec(p *config.Program, base []string, runner proc.Forker) (supervisor
 	spec.Env = env
 	spec.Fingerprint = fingerprint(p, env)
 	var err error
-	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential, runner); err != nil {
+	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("ready: %w", err)
 	}
-	if spec.Live, err = probeSpec(p.Live, env, spec.Credential, runner); err != nil {
+	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("live: %w", err)
 	}
 	return spec, nil
 }
 
-func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner proc.Forker) (*supervisor.ProbeSpec, error) {
+// probeSpec is the probe p describes, checked now so that a bad one is a
+// config error; the supervisor builds the prober it runs.
+func probeSpec(p *config.Probe, env []string, cred *syscall.Credential) (*supervisor.ProbeSpec, error) {
 	if p == nil {
 		return nil, nil
 	}
-	pr, err := probe.New(probe.Spec{
+	ps := probe.Spec{
 		FastCGI:      p.FastCGI,
 		Path:         p.Path,
 		HTTP:         p.HTTP,
@@ -102,13 +103,12 @@ func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner p
 		Timeout:      p.Timeout,
 		Env:          env,
 		Credential:   cred,
-		Forker:       runner,
-	})
-	if err != nil {
+	}
+	if _, err := probe.New(ps); err != nil {
 		return nil, err
 	}
 	return &supervisor.ProbeSpec{
-		Prober:           pr,
+		Probe:            ps,
 		Interval:         p.Interval,
 		FailureThreshold: p.FailureThreshold,
 		SuccessThreshold: p.SuccessThreshold,
@@ -166,12 +166,4 @@ func setEnv(env []string, k, v string) []string {
 		out = append(out, kv)
 	}
 	return append(out, prefix+v)
-}
-
-// lateRunner forks exec probes through the supervisor, which exists only
-// after the specs are built; probes run only once it does.
-type lateRunner struct{ sup *supervisor.Supervisor }
-
-func (r *lateRunner) Fork(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-	return r.sup.Fork(path, argv, attr)
 }
