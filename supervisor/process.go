@@ -8,9 +8,9 @@ import (
 	"github.com/phpinit/phpinit/internal/proc"
 )
 
-// spawn forks and execs argv in its own process group. It never waits: the
+// forkProgram forks and execs argv in its own process group. It never waits: the
 // reaper learns every exit status.
-func spawn(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
+func forkProgram(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
 	path, err := proc.LookPath(argv[0], env, dir)
 	if err != nil {
 		return 0, err

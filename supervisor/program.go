@@ -66,7 +66,7 @@ func (s *Supervisor) newProgram(spec ProgramSpec) *program {
 	return &program{
 		spec:    spec,
 		log:     s.log.With("program", spec.Name),
-		since:   s.now(),
+		since:   s.clock.Now(),
 		exits:   map[string]uint64{},
 		reloads: map[string]uint64{},
 	}
@@ -93,7 +93,7 @@ func (p *program) apply(s *Supervisor, e Event) {
 	to, actions := Transition(from, e, facts)
 	if to != from {
 		p.state = to
-		p.since = s.now()
+		p.since = s.clock.Now()
 		p.log.Debug("state", "from", from.String(), "to", to.String(), "event", e.String())
 	}
 	for _, a := range actions {
@@ -125,12 +125,12 @@ func (p *program) act(s *Supervisor, a Action) {
 		s.signalProgram(p, p.spec.StopSignal)
 		d := p.spec.StopTimeout
 		if s.stopping {
-			d = min(d, time.Until(s.deadline))
+			d = min(d, s.deadline.Sub(s.clock.Now()))
 		}
 		p.after(s, d, EvStopTimeout)
 	case ActKillGroup:
 		p.log.Warn("stop timeout: killing process group", "pid", p.pid, "stop_timeout", p.spec.StopTimeout)
-		p.killGroup()
+		p.killGroup(s)
 	case ActCancelTimers:
 		p.gen++
 		if p.cancelProbe != nil {
@@ -167,16 +167,16 @@ func (p *program) spawn(s *Supervisor) {
 		p.log.Warn("runtime directory", "err", err)
 	}
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
-	pid, err := spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
+	pid, err := s.spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {
 		p.log.Error("cannot start", "err", err)
-		p.lastExit = &ExitInfo{Code: 127, Desc: err.Error(), Time: s.now()}
+		p.lastExit = &ExitInfo{Code: 127, Desc: err.Error(), Time: s.clock.Now()}
 		p.apply(s, EvSpawnFailed)
 		return
 	}
 	p.pid, p.pgid, p.exited = pid, pid, false
 	p.spawns++
-	p.started = s.now()
+	p.started = s.clock.Now()
 	s.byPID[pid] = p
 	p.log.Info("started", "pid", pid)
 	switch {
@@ -193,7 +193,7 @@ func (p *program) spawn(s *Supervisor) {
 // is over by then (the generation moved on).
 func (p *program) after(s *Supervisor, d time.Duration, e Event) {
 	gen := p.gen
-	time.AfterFunc(d, func() {
+	s.clock.AfterFunc(d, func() {
 		s.post(func() {
 			if p.gen == gen {
 				p.apply(s, e)
@@ -210,16 +210,16 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	p.exitStatus = ws
 	reason := exitReason(ws)
 	p.exits[reason]++
-	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.now()}
+	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.clock.Now()}
 	lvl := slog.LevelInfo
 	if p.state != Stopping {
 		lvl = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,
-		"uptime", s.now().Sub(p.started).Round(time.Millisecond))
+		"uptime", s.clock.Now().Sub(p.started).Round(time.Millisecond))
 	if reaper.GroupAlive(p.pgid) {
 		p.log.Info("killing what is left of the process group", "pgid", p.pgid)
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		_ = s.kill(-p.pgid, syscall.SIGKILL)
 	}
 }
 
@@ -270,18 +270,18 @@ func (s *Supervisor) sendSignal(p *program, sig syscall.Signal) error {
 	if !p.alive() {
 		return fmt.Errorf("cannot signal %s: not running", p.spec.Name)
 	}
-	if err := syscall.Kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := s.kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("cannot send %s to %s (pid %d): %w", sigName(sig), p.spec.Name, p.pid, err)
 	}
 	return nil
 }
 
-func (p *program) killGroup() {
+func (p *program) killGroup(s *Supervisor) {
 	if p.pgid != 0 {
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		_ = s.kill(-p.pgid, syscall.SIGKILL)
 	}
 	if p.alive() {
-		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		_ = s.kill(p.pid, syscall.SIGKILL)
 	}
 }
 

@@ -96,7 +96,7 @@ func (p *program) applyReload(s *Supervisor) (string, error) {
 
 func (p *program) recordReload(s *Supervisor, result string, err error) {
 	p.reloads[result]++
-	info := &ReloadInfo{Time: s.now(), Result: result}
+	info := &ReloadInfo{Time: s.clock.Now(), Result: result}
 	if err != nil {
 		info.Error = err.Error()
 		p.log.Error("reload failed: the running program keeps its old config", "result", result, "err", err)

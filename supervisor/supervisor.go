@@ -34,6 +34,8 @@ type Options struct {
 	// a reload of everything. Nil: each program with a reload signal gets it
 	// after its check passes.
 	OnHUP func()
+	// Clock arms the lifecycle timers; nil is the wall clock.
+	Clock Clock
 }
 
 // Supervisor runs programs. Create it with New, then call Run once.
@@ -50,7 +52,11 @@ type Supervisor struct {
 	snapshot atomic.Pointer[Snapshot]
 	devNull  *os.File
 	rnd      func() float64
-	now      func() time.Time
+	clock    Clock
+	// spawn starts a program's main process (forkProgram; tests fake it).
+	spawn func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error)
+	// kill signals a program's process or group (syscall.Kill; tests fake it).
+	kill func(pid int, sig syscall.Signal) error
 
 	orphans   uint64
 	stopping  bool
@@ -70,6 +76,9 @@ func New(o Options) (*Supervisor, error) {
 	if o.Sinks == nil {
 		o.Sinks = logsink.NewHub(os.Stdout, os.Stderr, o.Logger)
 	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
 	if o.Grace <= 0 {
 		o.Grace = 9 * time.Second
 	}
@@ -83,7 +92,9 @@ func New(o Options) (*Supervisor, error) {
 		events: make(chan func(), 256),
 		quit:   make(chan struct{}),
 		rnd:    rand.Float64,
-		now:    time.Now,
+		clock:  o.Clock,
+		spawn:  forkProgram,
+		kill:   syscall.Kill,
 	}
 	progs, err := s.withProbers(o.Programs)
 	if err != nil {
@@ -171,9 +182,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	s.devNull = devNull
 	defer devNull.Close()
 
-	for _, name := range s.order {
-		s.progs[name].pendingStart = true
-	}
+	s.startAll()
 	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
 	// it is the only periodic wakeup when idle.
 	tick := time.NewTicker(time.Second)
@@ -259,6 +268,13 @@ func (s *Supervisor) reap() {
 
 // reconcile moves programs toward what is wanted: pending starts whose
 // dependencies run, and during a stop, programs nothing depends on anymore.
+// startAll asks every program to run, as Run does first.
+func (s *Supervisor) startAll() {
+	for _, name := range s.order {
+		s.progs[name].pendingStart = true
+	}
+}
+
 func (s *Supervisor) reconcile() {
 	s.forgetRemoved()
 	if s.stopping {
