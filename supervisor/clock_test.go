@@ -64,6 +64,7 @@ func TestStaleTimerOnFakeClock(t *testing.T) {
 func TestStopTimeoutOnFakeClock(t *testing.T) {
 	h := newLoopHarness(t, fakeSpecNoDelay("web"))
 	p := h.want("web", Running)
+	p.wantDown() // as ctl stop does
 	p.apply(h.s, EvStop)
 	h.settle()
 	h.want("web", Stopping)

@@ -38,22 +38,19 @@ type program struct {
 	probePasses int
 	probeMisses int
 	probeErr    string
-	// restartPending: start again once down (ctl restart, liveness, config change).
-	restartPending bool
+	// goal is what it should be doing (see Goal).
+	goal Goal
 	// nextSpec replaces spec once the program is down (config change).
-	nextSpec *ProgramSpec
-	// removePending: removed from the config; forgotten once down.
-	removePending bool
-	pendingStart  bool
-	failures      int
-	spawns        int
-	started       time.Time
-	ready         bool
-	lastExit      *ExitInfo
-	exits         map[string]uint64
-	lastReload    *ReloadInfo
-	reloads       map[string]uint64
-	waiters       []waiter
+	nextSpec   *ProgramSpec
+	failures   int
+	spawns     int
+	started    time.Time
+	ready      bool
+	lastExit   *ExitInfo
+	exits      map[string]uint64
+	lastReload *ReloadInfo
+	reloads    map[string]uint64
+	waiters    []waiter
 	// reloading: a check runs; reloadPending: another reload is due.
 	reloading     bool
 	reloadPending bool
@@ -86,8 +83,9 @@ func (p *program) down() bool {
 	return false
 }
 
-// apply runs one transition and its actions.
-func (p *program) apply(s *Supervisor, e Event) {
+// step runs one transition and its actions; events the actions raise are
+// queued (see apply).
+func (p *program) step(s *Supervisor, e Event) {
 	facts := Facts{RetriesLeft: p.failures+1 <= p.spec.StartRetries}
 	from := p.state
 	to, actions := Transition(from, e, facts)
@@ -97,9 +95,12 @@ func (p *program) apply(s *Supervisor, e Event) {
 		p.log.Debug("state", "from", from.String(), "to", to.String(), "event", e.String())
 	}
 	for _, a := range actions {
-		p.act(s, a)
+		if next, ok := p.act(s, a); ok {
+			s.queue = append(s.queue, queued{p, next})
+		}
 	}
 	if to == Fatal && from != Fatal {
+		p.wantDown()
 		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries)
 		if p.spec.Critical {
 			// FATAL is a failure even when each try exited 0 (too soon).
@@ -109,17 +110,18 @@ func (p *program) apply(s *Supervisor, e Event) {
 	p.notifyWaiters(s)
 }
 
-func (p *program) act(s *Supervisor, a Action) {
+// act performs one action; it returns the event the action raises, if any.
+func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 	switch a {
 	case ActSpawn:
-		p.spawn(s)
+		return p.spawn(s)
 	case ActScheduleBackoff:
 		d := backoffDelay(p.failures, p.spec.BackoffInitial, p.spec.BackoffMax, s.rnd)
 		p.log.Info("backing off", "delay", d.Round(time.Millisecond), "failures", p.failures)
 		p.after(s, d, EvBackoffDone)
 	case ActSignalStop:
 		if !p.alive() {
-			return
+			break
 		}
 		p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
 		s.signalProgram(p, p.spec.StopSignal)
@@ -148,11 +150,12 @@ func (p *program) act(s *Supervisor, a Action) {
 	case ActCountFailure:
 		p.failures++
 	case ActMaybeRestart:
-		p.maybeRestart(s)
+		return p.maybeRestart(s)
 	}
+	return 0, false
 }
 
-func (p *program) spawn(s *Supervisor) {
+func (p *program) spawn(s *Supervisor) (Event, bool) {
 	p.gen++
 	if p.cancelProbe != nil {
 		p.cancelProbe()
@@ -160,8 +163,7 @@ func (p *program) spawn(s *Supervisor) {
 	}
 	if err := p.openSinks(s.sinks); err != nil {
 		p.log.Error("cannot open output", "err", err)
-		p.apply(s, EvSpawnFailed)
-		return
+		return EvSpawnFailed, true
 	}
 	if err := makeRuntimeDirs(p.spec.RuntimeDirectory, p.spec.Credential); err != nil {
 		p.log.Warn("runtime directory", "err", err)
@@ -170,9 +172,8 @@ func (p *program) spawn(s *Supervisor) {
 	pid, err := s.spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {
 		p.log.Error("cannot start", "err", err)
-		p.lastExit = &ExitInfo{Code: 127, Desc: err.Error(), Time: s.clock.Now()}
-		p.apply(s, EvSpawnFailed)
-		return
+		p.lastExit = &ExitInfo{Code: proc.StartCode(err), Desc: err.Error(), Time: s.clock.Now()}
+		return EvSpawnFailed, true
 	}
 	p.pid, p.pgid, p.exited = pid, pid, false
 	p.spawns++
@@ -183,10 +184,11 @@ func (p *program) spawn(s *Supervisor) {
 	case p.spec.Ready != nil:
 		p.startReadiness(s)
 	case p.spec.StartSeconds <= 0:
-		p.apply(s, EvReady)
+		return EvReady, true
 	default:
 		p.after(s, p.spec.StartSeconds, EvReady)
 	}
+	return 0, false
 }
 
 // after delivers e to the program after d, unless the attempt it belongs to
@@ -235,9 +237,12 @@ func (p *program) checkCleanup(s *Supervisor) {
 	p.apply(s, EvExit)
 }
 
-func (p *program) maybeRestart(s *Supervisor) {
+// maybeRestart decides, for a program that ended on its own, whether it
+// starts again (EvStart) or stays down.
+func (p *program) maybeRestart(s *Supervisor) (Event, bool) {
 	if s.stopping || s.draining {
-		return
+		p.wantDown()
+		return 0, false
 	}
 	failed := p.exitStatus.Signaled() || p.exitStatus.ExitStatus() != 0
 	switch {
@@ -245,11 +250,13 @@ func (p *program) maybeRestart(s *Supervisor) {
 		p.spec.Restart == RestartOnFailure && failed:
 		// The first restart after a good run is immediate; only failed
 		// starts back off.
-		p.apply(s, EvStart)
+		return EvStart, true
 	case p.spec.Critical:
 		p.log.Info("critical program ended and is not restarted: stopping")
 		s.requestStop(p.exitCode(), p.spec.Name+" ended")
 	}
+	p.wantDown()
+	return 0, false
 }
 
 func (p *program) exitCode() int {

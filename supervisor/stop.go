@@ -28,7 +28,7 @@ func (s *Supervisor) beginStop() {
 	s.stopping = true
 	s.deadline = s.clock.Now().Add(s.opts.Grace)
 	for _, p := range s.progs {
-		p.pendingStart = false
+		p.wantDown()
 	}
 	s.clock.AfterFunc(s.opts.Grace, func() {
 		s.post(func() {

@@ -66,6 +66,10 @@ type Supervisor struct {
 	deadline  time.Time
 	finished  bool
 	configGen uint64
+
+	// queue holds events raised while one is handled; see apply.
+	queue      []queued
+	delivering bool
 }
 
 // New checks the program set and prepares a Supervisor.
@@ -271,7 +275,7 @@ func (s *Supervisor) reap() {
 // startAll asks every program to run, as Run does first.
 func (s *Supervisor) startAll() {
 	for _, name := range s.order {
-		s.progs[name].pendingStart = true
+		s.progs[name].goal = GoalUp
 	}
 }
 
@@ -283,8 +287,8 @@ func (s *Supervisor) reconcile() {
 	}
 	for _, name := range s.order {
 		p := s.progs[name]
-		if p.pendingStart && s.depsRunning(p) {
-			p.pendingStart = false
+		p.pursueGoal(s)
+		if p.goal == GoalUp && p.idle() && s.depsRunning(p) {
 			p.apply(s, EvStart)
 		}
 	}

@@ -42,16 +42,16 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 		wanted[spec.Name] = true
 		p, ok := s.progs[spec.Name]
 		switch {
-		case !ok || p.removePending:
+		case !ok || p.goal == GoalRemove:
 			if ok {
 				// Removed and re-added before it was gone: start
 				// it again with the new spec once it is down.
-				p.removePending = false
+				p.goal = GoalDown
 				p.nextSpec = &spec
 				p.restart(s)
 			} else {
 				np := s.newProgram(spec)
-				np.pendingStart = true
+				np.goal = GoalUp
 				s.progs[spec.Name] = np
 			}
 			res.Added = append(res.Added, spec.Name)
@@ -68,10 +68,9 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 		if wanted[name] {
 			continue
 		}
-		if !p.removePending {
+		if p.goal != GoalRemove {
 			res.Removed = append(res.Removed, name)
-			p.removePending = true
-			p.pendingStart, p.restartPending = false, false
+			p.goal = GoalRemove
 			p.apply(s, EvStop)
 		}
 		removing = append(removing, name)
@@ -85,7 +84,7 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 func (s *Supervisor) forgetRemoved() {
 	s.order = slices.DeleteFunc(s.order, func(name string) bool {
 		p := s.progs[name]
-		if !p.removePending || !p.down() {
+		if p.goal != GoalRemove || !p.down() {
 			return false
 		}
 		p.log.Info("removed")
