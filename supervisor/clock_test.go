@@ -104,3 +104,22 @@ func TestGraceOnFakeClock(t *testing.T) {
 		t.Error("stop did not finish once everything was down")
 	}
 }
+
+// With shutdown.drain, programs keep running through the drain and stop
+// once it has passed.
+func TestDrainOnFakeClock(t *testing.T) {
+	h := newLoopHarness(t, fakeSpecNoDelay("web"))
+	h.s.opts.Drain = 2 * time.Second
+	h.s.requestStop(0, "test")
+	h.settle()
+	h.want("web", Running)
+	h.wantPending(2 * time.Second)
+	h.advance(2*time.Second - time.Millisecond)
+	h.want("web", Running)
+	h.advance(time.Millisecond)
+	h.want("web", Stopping)
+	h.exit("web", -15)
+	if !h.s.finished {
+		t.Error("stop did not finish after the drain")
+	}
+}

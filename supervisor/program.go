@@ -107,7 +107,7 @@ func (p *program) step(s *Supervisor, e Event) {
 			s.requestStop(max(p.exitCode(), 1), p.spec.Name+" is FATAL")
 		}
 	}
-	p.notifyWaiters(s)
+	p.notifyWaiters()
 }
 
 // act performs one action; it returns the event the action raises, if any.

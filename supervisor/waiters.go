@@ -12,7 +12,7 @@ type waiter struct {
 	reply chan<- error
 }
 
-func (p *program) notifyWaiters(s *Supervisor) {
+func (p *program) notifyWaiters() {
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		done, err := w.check(p)
