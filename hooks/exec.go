@@ -54,7 +54,7 @@ func (r *runner) run(ctx context.Context, res *Result, hook string, args, env []
 	err := r.outcome(ctx, hook, out)
 	res.Durations = append(res.Durations, HookDuration{Hook: hook, Duration: elapsed, Err: err})
 	if err == nil {
-		log.Info("hook done", "duration", elapsed)
+		log.Info("hook done", "pid", out.PID, "duration", elapsed)
 	}
 	return err
 }

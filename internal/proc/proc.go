@@ -79,6 +79,8 @@ type Spec struct {
 
 // Result is how a child ended.
 type Result struct {
+	// PID was the child's pid; 0 when it did not start.
+	PID int
 	// Status is the wait status; meaningful when Err and StartErr are nil.
 	Status syscall.WaitStatus
 	// Code follows the shell: the exit status, 128+N for signal N, 126 or
@@ -88,7 +90,7 @@ type Result struct {
 	TimedOut bool
 	// Canceled: the context ended first and the group was killed.
 	Canceled bool
-	// Output is what was captured (trimmed of nothing), when capturing.
+	// Output is what was captured, as written, when capturing.
 	Output []byte
 	// Truncated: Output was cut at MaxOutput.
 	Truncated bool
@@ -305,7 +307,7 @@ func (c *Child) Wait(ctx context.Context) Result {
 		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
 	}
 	res.Lingering = !c.awaitOutput()
-	res.Status, res.Err, res.Code = e.ws, e.err, -1
+	res.PID, res.Status, res.Err, res.Code = c.pid, e.ws, e.err, -1
 	if e.err == nil {
 		res.Code = Code(unix.WaitStatus(e.ws))
 	}
