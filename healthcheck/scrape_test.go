@@ -2,7 +2,6 @@ package healthcheck
 
 import (
 	"fmt"
-	"github.com/phpinit/phpinit/internal/fastcgi/fpmtest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phpinit/phpinit/internal/fastcgi/fpmtest"
 
 	dto "github.com/prometheus/client_model/go"
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/internal/control"
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/supervisor"
 )
@@ -297,18 +298,10 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return
 	}
-	// The statuses and body are the control socket's (internal/control).
-	code, kind := http.StatusInternalServerError, "operation_failed"
-	switch {
-	case errors.Is(err, supervisor.ErrUnknownProgram):
-		code, kind = http.StatusNotFound, "unknown_program"
-	case errors.Is(err, supervisor.ErrNotRunning):
-		code = http.StatusConflict
-	case errors.Is(err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
-	}
+	// The statuses and body are the control socket's.
+	code, reply := control.Reply(name, err, r.Context().Err() != nil, ctx.Err() != nil, reloadTimeout)
 	s.log.Info("reload over http failed", "program", name, "err", err)
-	writeJSON(w, code, map[string]string{"error": err.Error(), "kind": kind})
+	writeJSON(w, code, reply)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

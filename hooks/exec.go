@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/exec"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 const (
@@ -26,124 +28,59 @@ const (
 // output, records its duration in res and returns an *Error if it failed, or
 // an error wrapping ctx.Err() if ctx ended first.
 func (r *runner) run(ctx context.Context, res *Result, hook string, args, env []string, extra []*os.File) error {
-	hctx, cancel := ctx, context.CancelFunc(func() {})
-	if r.o.Timeout > 0 {
-		hctx, cancel = context.WithTimeout(ctx, r.o.Timeout)
-	}
-	defer cancel()
-
 	log := r.log.With("hook", hook)
 	log.Debug("hook starting")
 	start := time.Now()
-	cmd, done, err := r.start(args, env, extra)
-	if err != nil {
-		he := &Error{Hook: hook, Code: startErrorCode(err), Err: err}
-		res.Durations = append(res.Durations, HookDuration{Hook: hook, Duration: time.Since(start), Err: he})
-		return he
-	}
-	// Kill the whole group, not just the main process: a shell hook's
-	// children (a `sleep`, a curl) would otherwise outlive it and keep its
-	// pipes open. Setpgid makes pgid == pid.
-	pid := cmd.Process.Pid
-	stop := context.AfterFunc(hctx, func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
-	waitErr := cmd.Wait()
-	stop()
+	// No wait4(-1) reaper runs yet, so the hook is waited for by pid
+	// (proc.SelfWait). On timeout or cancellation its whole group is
+	// killed, not just the main process: a shell hook's children (a
+	// `sleep`, a curl) would otherwise outlive it and keep its pipes open.
+	out := proc.Run(ctx, proc.Spec{
+		Argv:          args,
+		Env:           env,
+		ExtraFiles:    extra,
+		Stdout:        r.out.stdout,
+		Stderr:        r.out.stderr,
+		Timeout:       max(r.o.Timeout, 0),
+		Linger:        lingerTimeout,
+		KeepGroup:     true,
+		ShellFallback: true,
+	})
 	elapsed := time.Since(start)
-	r.linger(log, done)
-
-	err = r.outcome(ctx, hctx, hook, waitErr)
+	if out.Lingering {
+		log.Warn("hook exited but processes it started still hold its output; forwarding it in the background",
+			"waited", lingerTimeout)
+	}
+	err := r.outcome(ctx, hook, out)
 	res.Durations = append(res.Durations, HookDuration{Hook: hook, Duration: elapsed, Err: err})
 	if err == nil {
-		log.Info("hook done", "pid", pid, "duration", elapsed)
+		log.Info("hook done", "pid", out.PID, "duration", elapsed)
 	}
 	return err
 }
 
-// start starts args[0] with stdout and stderr on pipes of ours, and returns
-// a channel closed once both pipes reach EOF and every line is written.
-func (r *runner) start(args, env []string, extra []*os.File) (*exec.Cmd, <-chan struct{}, error) {
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot create pipe: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, nil, fmt.Errorf("cannot create pipe: %w", err)
-	}
-	cmd := r.command(args, env, extra, outW, errW)
-	err = cmd.Start()
-	if errors.Is(err, syscall.ENOEXEC) {
-		// No #! line: run it with sh, as a shell's execvp would.
-		if sh, lerr := exec.LookPath("sh"); lerr == nil {
-			cmd = r.command(append([]string{sh}, args...), env, extra, outW, errW)
-			err = cmd.Start()
-		}
-	}
-	// The child holds its own copies; ours must go or we never see EOF.
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		outR.Close()
-		errR.Close()
-		return nil, nil, err
-	}
-	return cmd, r.out.forward(outR, errR), nil
-}
-
-func (r *runner) command(args, env []string, extra []*os.File, stdout, stderr *os.File) *exec.Cmd {
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = env
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd
-}
-
-// linger waits for the output forwarders, at most lingerTimeout.
-func (r *runner) linger(log *slog.Logger, done <-chan struct{}) {
-	t := time.NewTimer(lingerTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		log.Warn("hook exited but processes it started still hold its output; forwarding it in the background",
-			"waited", lingerTimeout)
-	}
-}
-
-// outcome turns the result of Wait into nil, an *Error, or an interruption.
-func (r *runner) outcome(ctx, hctx context.Context, hook string, waitErr error) error {
-	if waitErr == nil {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("hook %s interrupted: %w", hook, err)
-	}
-	if hctx.Err() != nil {
+// outcome turns a proc.Result into nil, an *Error, or an interruption.
+func (r *runner) outcome(ctx context.Context, hook string, out proc.Result) error {
+	switch {
+	case out.StartErr != nil:
+		return &Error{Hook: hook, Code: out.Code, Err: out.StartErr}
+	case out.Canceled:
+		return fmt.Errorf("hook %s interrupted: %w", hook, ctx.Err())
+	case out.TimedOut:
 		return &Error{Hook: hook, Code: exitTimeout, Err: fmt.Errorf("%w after %s", ErrTimeout, r.o.Timeout)}
+	case out.Err != nil:
+		return &Error{Hook: hook, Code: 1, Err: out.Err}
+	case out.Code != 0:
+		return &Error{Hook: hook, Code: out.Code, Err: errors.New(describeExit(out.Status))}
 	}
-	var ee *exec.ExitError
-	if errors.As(waitErr, &ee) {
-		return &Error{Hook: hook, Code: exitCode(ee.ProcessState), Err: ee}
-	}
-	return &Error{Hook: hook, Code: 1, Err: waitErr}
+	return nil
 }
 
-// exitCode follows the shell: 128+N for a process killed by signal N.
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+// describeExit words an exit the way hook errors always have ("exit status
+// 3", "signal: killed").
+func describeExit(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal: " + ws.Signal().String()
 	}
-	return ps.ExitCode()
-}
-
-// startErrorCode follows the shell: 127 for a missing file, else 126.
-func startErrorCode(err error) int {
-	if errors.Is(err, os.ErrNotExist) {
-		return 127
-	}
-	return 126
+	return proc.Describe(unix.WaitStatus(ws))
 }

@@ -14,7 +14,7 @@
 // exited we wait at most a second for the daemon to close the output it
 // inherited, then go on and keep forwarding that output in the background.
 //
-// Because no wait4(-1) reaper runs yet, exec.Cmd.Wait is the one that learns
+// Because no wait4(-1) reaper runs yet, the hook runner itself learns
 // each hook's exit status; Run must return before the reaper starts.
 package hooks
 

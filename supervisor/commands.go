@@ -29,7 +29,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 		}
 		if p.state == Stopped || p.state == Exited || p.state == Fatal {
 			p.failures = 0
-			p.pendingStart = true
+			p.goal = GoalUp
 		}
 		p.waiters = append(p.waiters, waiter{check: untilRunning, reply: reply})
 	})
@@ -39,7 +39,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 // Programs that depend on it keep running.
 func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	return s.each(ctx, name, func(p *program, reply chan<- error) {
-		p.pendingStart, p.restartPending = false, false
+		p.wantDown()
 		if p.down() {
 			reply <- nil
 			return

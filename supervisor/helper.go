@@ -1,139 +1,102 @@
 package supervisor
 
 import (
-	"bytes"
-	"fmt"
-	"io"
+	"context"
+	"errors"
 	"os"
+	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/phpinit/phpinit/internal/logsink"
-	"github.com/phpinit/phpinit/supervisor/reaper"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
-// maxHelperOutput bounds what is kept of a check's output.
-const maxHelperOutput = 64 << 10
-
-// HelperResult is how a short-lived helper command (a reload check) ended.
-type HelperResult struct {
-	Code     int
-	Desc     string
-	Output   string
-	TimedOut bool
-	Err      error
-}
-
-// helperProc is a running helper. Its exit is learnt by the reaper like
-// every other child's; exec.Cmd.Wait would race the wait4(-1) loop.
-type helperProc struct {
-	pid      int
-	status   unix.WaitStatus
-	exited   bool
-	outDone  bool
-	out      []byte
-	timedOut bool
-	done     func(HelperResult)
-}
-
-// runHelper starts argv in its own process group with output captured, and
-// calls done on the loop when it has exited and its output is read.
-// The helper gets the program's user and ambient capabilities: `nginx -t`
-// binds the listen sockets, which fails on port 80 without NET_BIND_SERVICE.
-func (s *Supervisor) runHelper(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, timeout time.Duration, done func(HelperResult)) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		done(HelperResult{Code: -1, Err: err})
-		return
+// Fork implements proc.Forker for short children started off the loop
+// (exec probes): it forks on the loop, so a child that exits at once is
+// registered before it can be reaped, and the reaper hands its status to
+// wait (exec.Cmd.Wait would race the wait4(-1) loop for it). Safe from any
+// goroutine but the loop's.
+func (s *Supervisor) Fork(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	var pid int
+	var wait func() (syscall.WaitStatus, error)
+	var err error
+	if derr := s.Do(context.Background(), func() {
+		pid, wait, err = s.forkOnLoop(path, argv, attr)
+	}); derr != nil {
+		return 0, nil, derr
 	}
-	if cred != nil {
+	return pid, wait, err
+}
+
+// forkOnLoop is Fork for callers already on the loop (reload checks).
+func (s *Supervisor) forkOnLoop(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil {
+		return 0, nil, err
+	}
+	status := make(chan unix.WaitStatus, 1)
+	s.probes[pid] = status
+	wait := func() (syscall.WaitStatus, error) {
+		select {
+		case ws := <-status:
+			return syscall.WaitStatus(ws), nil
+		case <-s.quit:
+			return 0, errors.New("phpinit stopped before the process ended")
+		}
+	}
+	return pid, wait, nil
+}
+
+// runCheck starts the program's reload check from the loop and calls done
+// on the loop once it has ended. The check gets the program's user and
+// ambient capabilities: `nginx -t` binds the listen sockets, which fails on
+// port 80 without NET_BIND_SERVICE.
+func (s *Supervisor) runCheck(p *program, done func(proc.Result)) {
+	spec := proc.Spec{
+		Argv:        p.spec.Check,
+		Env:         p.spec.Env,
+		Dir:         p.spec.Dir,
+		Credential:  p.spec.Credential,
+		AmbientCaps: p.spec.AmbientCaps,
+		Timeout:     checkTimeout,
+		Forker:      proc.ForkerFunc(s.forkOnLoop),
+	}
+	if cred := p.spec.Credential; cred != nil {
 		// php-fpm -t opens its error_log /proc/self/fd/2 by path, as the
 		// program's user.
-		if err := logsink.OpenableBy(w, cred.Uid); err != nil {
-			s.log.Warn("check output may not be openable", "err", err)
+		spec.PreparePipe = func(w *os.File) error {
+			if err := logsink.OpenableBy(w, cred.Uid); err != nil {
+				p.log.Warn("check output may not be openable", "err", err)
+			}
+			return nil
 		}
 	}
-	pid, err := spawn(argv, env, dir, cred, caps, []uintptr{s.devNull.Fd(), w.Fd(), w.Fd()})
-	w.Close()
+	child, err := proc.Start(spec)
 	if err != nil {
-		r.Close()
-		done(HelperResult{Code: -1, Err: err})
+		done(proc.Result{Code: proc.StartCode(err), StartErr: err})
 		return
 	}
-	h := &helperProc{pid: pid, done: done}
-	s.helpers[pid] = h
 	go func() {
-		var buf bytes.Buffer
-		_, _ = io.Copy(&limitWriter{w: &buf, n: maxHelperOutput}, r)
-		r.Close()
-		s.post(func() {
-			h.out, h.outDone = buf.Bytes(), true
-			h.maybeFinish()
-		})
+		res := child.Wait(context.Background())
+		s.post(func() { done(res) })
 	}()
-	if timeout > 0 {
-		time.AfterFunc(timeout, func() {
-			s.post(func() {
-				if !h.exited {
-					h.timedOut = true
-					_ = syscall.Kill(-pid, syscall.SIGKILL)
-				}
-			})
-		})
-	}
 }
 
-// helperExited is called by the reaper. Whatever the helper left in its
-// group is killed, so its output pipe closes.
-func (h *helperProc) helperExited(ws unix.WaitStatus) {
-	h.exited, h.status = true, ws
-	_ = syscall.Kill(-h.pid, syscall.SIGKILL)
-	h.maybeFinish()
-}
-
-func (h *helperProc) maybeFinish() {
-	if !h.exited || !h.outDone {
-		return
+// checkOutcome says how a check ended, with its output: "exit status 1:
+// nginx: [emerg] ...".
+func checkOutcome(r proc.Result) string {
+	desc := r.Desc(checkTimeout)
+	if r.TimedOut {
+		desc = "timed out"
 	}
-	res := HelperResult{
-		Code:     reaper.StatusCode(h.status),
-		Desc:     reaper.Describe(h.status),
-		Output:   string(bytes.TrimSpace(h.out)),
-		TimedOut: h.timedOut,
+	out := strings.TrimSpace(string(r.Output))
+	if r.Truncated {
+		out += "\n[output truncated]"
 	}
-	if h.timedOut {
-		res.Desc = "timed out"
+	if out == "" || r.StartErr != nil {
+		return desc
 	}
-	h.done(res)
-}
-
-// limitWriter keeps the first n bytes and discards the rest (still
-// draining, so the helper never blocks on a full pipe).
-type limitWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		_, _ = l.w.Write(p[:k])
-		l.n -= k
-		if l.n == 0 {
-			_, _ = l.w.Write([]byte("\n[output truncated]"))
-		}
-	}
-	return len(p), nil
-}
-
-func (r HelperResult) String() string {
-	if r.Err != nil {
-		return r.Err.Error()
-	}
-	if r.Output == "" {
-		return r.Desc
-	}
-	return fmt.Sprintf("%s: %s", r.Desc, r.Output)
+	return desc + ": " + out
 }

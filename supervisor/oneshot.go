@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -11,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
@@ -37,13 +37,10 @@ func RunCommand(ctx context.Context, argv, env []string, logger *slog.Logger) in
 	if err := reaper.BecomeSubreaper(); err != nil {
 		logger.Warn("orphans will not be reaped", "err", err)
 	}
-	path, err := LookPath(argv[0], env)
+	path, err := proc.LookPath(argv[0], env, "")
 	if err != nil {
 		logger.Error("cannot run command", "err", err)
-		if errors.Is(err, os.ErrPermission) {
-			return 126
-		}
-		return 127
+		return proc.StartCode(err)
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	if foregroundTTY() {

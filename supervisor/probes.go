@@ -2,7 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
+
+	"github.com/phpinit/phpinit/internal/probe"
 )
 
 // startReadiness probes a STARTING program every few milliseconds, backing
@@ -135,9 +139,29 @@ func (p *program) attemptContext() context.Context {
 	return p.probeCtx
 }
 
+// withProbers returns specs with every probe's Prober built from its Probe,
+// exec probes forking through s. The caller's specs are not changed.
+func (s *Supervisor) withProbers(specs []ProgramSpec) ([]ProgramSpec, error) {
+	out := slices.Clone(specs)
+	for i := range out {
+		for _, ps := range []**ProbeSpec{&out[i].Ready, &out[i].Live} {
+			if *ps == nil || (*ps).Prober != nil {
+				continue
+			}
+			c := **ps
+			c.Probe.Forker = s
+			pr, err := probe.New(c.Probe)
+			if err != nil {
+				return nil, fmt.Errorf("program %s: %w", out[i].Name, err)
+			}
+			c.Prober = pr
+			*ps = &c
+		}
+	}
+	return out, nil
+}
+
 func probeOnce(ctx context.Context, spec *ProbeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
-	defer cancel()
 	return spec.Prober.Probe(ctx)
 }
 

@@ -1,19 +1,17 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
+
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
-// spawn forks and execs argv in its own process group. It never waits: the
+// forkProgram forks and execs argv in its own process group. It never waits: the
 // reaper learns every exit status.
-func spawn(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
-	path, err := LookPath(argv[0], env)
+func forkProgram(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
+	path, err := proc.LookPath(argv[0], env, dir)
 	if err != nil {
 		return 0, err
 	}
@@ -35,47 +33,6 @@ func spawn(argv, env []string, dir string, cred *syscall.Credential, caps []uint
 		return 0, fmt.Errorf("cannot start %s: %w", path, err)
 	}
 	return pid, nil
-}
-
-// LookPath resolves a command on the PATH of the child's environment, which
-// may differ from phpinit's (a hook may export PATH).
-func LookPath(file string, env []string) (string, error) {
-	if strings.Contains(file, "/") {
-		if err := executable(file); err != nil {
-			return "", fmt.Errorf("%s: %w", file, err)
-		}
-		return file, nil
-	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
-		if executable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH", file)
-}
-
-func executable(p string) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return errors.New("is a directory")
-	}
-	if st.Mode()&0o111 == 0 {
-		return fs.ErrPermission
-	}
-	return nil
 }
 
 // makeRuntimeDirs creates missing directories owned by the program's user

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
@@ -37,22 +38,19 @@ type program struct {
 	probePasses int
 	probeMisses int
 	probeErr    string
-	// restartPending: start again once down (ctl restart, liveness, config change).
-	restartPending bool
+	// goal is what it should be doing (see Goal).
+	goal Goal
 	// nextSpec replaces spec once the program is down (config change).
-	nextSpec *ProgramSpec
-	// removePending: removed from the config; forgotten once down.
-	removePending bool
-	pendingStart  bool
-	failures      int
-	spawns        int
-	started       time.Time
-	ready         bool
-	lastExit      *ExitInfo
-	exits         map[string]uint64
-	lastReload    *ReloadInfo
-	reloads       map[string]uint64
-	waiters       []waiter
+	nextSpec   *ProgramSpec
+	failures   int
+	spawns     int
+	started    time.Time
+	ready      bool
+	lastExit   *ExitInfo
+	exits      map[string]uint64
+	lastReload *ReloadInfo
+	reloads    map[string]uint64
+	waiters    []waiter
 	// reloading: a check runs; reloadPending: another reload is due.
 	reloading     bool
 	reloadPending bool
@@ -65,7 +63,7 @@ func (s *Supervisor) newProgram(spec ProgramSpec) *program {
 	return &program{
 		spec:    spec,
 		log:     s.log.With("program", spec.Name),
-		since:   s.now(),
+		since:   s.clock.Now(),
 		exits:   map[string]uint64{},
 		reloads: map[string]uint64{},
 	}
@@ -85,51 +83,56 @@ func (p *program) down() bool {
 	return false
 }
 
-// apply runs one transition and its actions.
-func (p *program) apply(s *Supervisor, e Event) {
+// step runs one transition and its actions; events the actions raise are
+// queued (see apply).
+func (p *program) step(s *Supervisor, e Event) {
 	facts := Facts{RetriesLeft: p.failures+1 <= p.spec.StartRetries}
 	from := p.state
 	to, actions := Transition(from, e, facts)
 	if to != from {
 		p.state = to
-		p.since = s.now()
+		p.since = s.clock.Now()
 		p.log.Debug("state", "from", from.String(), "to", to.String(), "event", e.String())
 	}
 	for _, a := range actions {
-		p.act(s, a)
+		if next, ok := p.act(s, a); ok {
+			s.queue = append(s.queue, queued{p, next})
+		}
 	}
 	if to == Fatal && from != Fatal {
+		p.wantDown()
 		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries)
 		if p.spec.Critical {
 			// FATAL is a failure even when each try exited 0 (too soon).
 			s.requestStop(max(p.exitCode(), 1), p.spec.Name+" is FATAL")
 		}
 	}
-	p.notifyWaiters(s)
+	p.notifyWaiters()
 }
 
-func (p *program) act(s *Supervisor, a Action) {
+// act performs one action; it returns the event the action raises, if any.
+func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 	switch a {
 	case ActSpawn:
-		p.spawn(s)
+		return p.spawn(s)
 	case ActScheduleBackoff:
 		d := backoffDelay(p.failures, p.spec.BackoffInitial, p.spec.BackoffMax, s.rnd)
 		p.log.Info("backing off", "delay", d.Round(time.Millisecond), "failures", p.failures)
 		p.after(s, d, EvBackoffDone)
 	case ActSignalStop:
 		if !p.alive() {
-			return
+			break
 		}
 		p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
 		s.signalProgram(p, p.spec.StopSignal)
 		d := p.spec.StopTimeout
 		if s.stopping {
-			d = min(d, time.Until(s.deadline))
+			d = min(d, s.deadline.Sub(s.clock.Now()))
 		}
 		p.after(s, d, EvStopTimeout)
 	case ActKillGroup:
 		p.log.Warn("stop timeout: killing process group", "pid", p.pid, "stop_timeout", p.spec.StopTimeout)
-		p.killGroup()
+		p.killGroup(s)
 	case ActCancelTimers:
 		p.gen++
 		if p.cancelProbe != nil {
@@ -147,11 +150,12 @@ func (p *program) act(s *Supervisor, a Action) {
 	case ActCountFailure:
 		p.failures++
 	case ActMaybeRestart:
-		p.maybeRestart(s)
+		return p.maybeRestart(s)
 	}
+	return 0, false
 }
 
-func (p *program) spawn(s *Supervisor) {
+func (p *program) spawn(s *Supervisor) (Event, bool) {
 	p.gen++
 	if p.cancelProbe != nil {
 		p.cancelProbe()
@@ -159,40 +163,39 @@ func (p *program) spawn(s *Supervisor) {
 	}
 	if err := p.openSinks(s.sinks); err != nil {
 		p.log.Error("cannot open output", "err", err)
-		p.apply(s, EvSpawnFailed)
-		return
+		return EvSpawnFailed, true
 	}
 	if err := makeRuntimeDirs(p.spec.RuntimeDirectory, p.spec.Credential); err != nil {
 		p.log.Warn("runtime directory", "err", err)
 	}
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
-	pid, err := spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
+	pid, err := s.spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {
 		p.log.Error("cannot start", "err", err)
-		p.lastExit = &ExitInfo{Code: 127, Desc: err.Error(), Time: s.now()}
-		p.apply(s, EvSpawnFailed)
-		return
+		p.lastExit = &ExitInfo{Code: proc.StartCode(err), Desc: err.Error(), Time: s.clock.Now()}
+		return EvSpawnFailed, true
 	}
 	p.pid, p.pgid, p.exited = pid, pid, false
 	p.spawns++
-	p.started = s.now()
+	p.started = s.clock.Now()
 	s.byPID[pid] = p
 	p.log.Info("started", "pid", pid)
 	switch {
 	case p.spec.Ready != nil:
 		p.startReadiness(s)
 	case p.spec.StartSeconds <= 0:
-		p.apply(s, EvReady)
+		return EvReady, true
 	default:
 		p.after(s, p.spec.StartSeconds, EvReady)
 	}
+	return 0, false
 }
 
 // after delivers e to the program after d, unless the attempt it belongs to
 // is over by then (the generation moved on).
 func (p *program) after(s *Supervisor, d time.Duration, e Event) {
 	gen := p.gen
-	time.AfterFunc(d, func() {
+	s.clock.AfterFunc(d, func() {
 		s.post(func() {
 			if p.gen == gen {
 				p.apply(s, e)
@@ -209,16 +212,16 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	p.exitStatus = ws
 	reason := exitReason(ws)
 	p.exits[reason]++
-	p.lastExit = &ExitInfo{Code: reaper.StatusCode(ws), Desc: reaper.Describe(ws), Time: s.now()}
+	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.clock.Now()}
 	lvl := slog.LevelInfo
 	if p.state != Stopping {
 		lvl = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,
-		"uptime", s.now().Sub(p.started).Round(time.Millisecond))
+		"uptime", s.clock.Now().Sub(p.started).Round(time.Millisecond))
 	if reaper.GroupAlive(p.pgid) {
 		p.log.Info("killing what is left of the process group", "pgid", p.pgid)
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		_ = s.kill(-p.pgid, syscall.SIGKILL)
 	}
 }
 
@@ -234,9 +237,12 @@ func (p *program) checkCleanup(s *Supervisor) {
 	p.apply(s, EvExit)
 }
 
-func (p *program) maybeRestart(s *Supervisor) {
+// maybeRestart decides, for a program that ended on its own, whether it
+// starts again (EvStart) or stays down.
+func (p *program) maybeRestart(s *Supervisor) (Event, bool) {
 	if s.stopping || s.draining {
-		return
+		p.wantDown()
+		return 0, false
 	}
 	failed := p.exitStatus.Signaled() || p.exitStatus.ExitStatus() != 0
 	switch {
@@ -244,11 +250,13 @@ func (p *program) maybeRestart(s *Supervisor) {
 		p.spec.Restart == RestartOnFailure && failed:
 		// The first restart after a good run is immediate; only failed
 		// starts back off.
-		p.apply(s, EvStart)
+		return EvStart, true
 	case p.spec.Critical:
 		p.log.Info("critical program ended and is not restarted: stopping")
 		s.requestStop(p.exitCode(), p.spec.Name+" ended")
 	}
+	p.wantDown()
+	return 0, false
 }
 
 func (p *program) exitCode() int {
@@ -269,18 +277,18 @@ func (s *Supervisor) sendSignal(p *program, sig syscall.Signal) error {
 	if !p.alive() {
 		return fmt.Errorf("cannot signal %s: not running", p.spec.Name)
 	}
-	if err := syscall.Kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := s.kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("cannot send %s to %s (pid %d): %w", sigName(sig), p.spec.Name, p.pid, err)
 	}
 	return nil
 }
 
-func (p *program) killGroup() {
+func (p *program) killGroup(s *Supervisor) {
 	if p.pgid != 0 {
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		_ = s.kill(-p.pgid, syscall.SIGKILL)
 	}
 	if p.alive() {
-		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		_ = s.kill(p.pid, syscall.SIGKILL)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 // checkTimeout bounds a reload check (`nginx -t` opens every referenced file;
@@ -65,9 +67,9 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		return
 	}
 	gen := p.gen
-	s.runHelper(p.spec.Check, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, checkTimeout, func(r HelperResult) {
-		if r.Err != nil || r.Code != 0 {
-			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, r))
+	s.runCheck(p, func(r proc.Result) {
+		if !r.OK() {
+			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, checkOutcome(r)))
 			return
 		}
 		if p.gen != gen || p.state != Running {
@@ -94,7 +96,7 @@ func (p *program) applyReload(s *Supervisor) (string, error) {
 
 func (p *program) recordReload(s *Supervisor, result string, err error) {
 	p.reloads[result]++
-	info := &ReloadInfo{Time: s.now(), Result: result}
+	info := &ReloadInfo{Time: s.clock.Now(), Result: result}
 	if err != nil {
 		info.Error = err.Error()
 		p.log.Error("reload failed: the running program keeps its old config", "result", result, "err", err)

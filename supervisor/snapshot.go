@@ -64,7 +64,7 @@ func (sn *Snapshot) Program(name string) (ProgramStatus, bool) {
 
 func (s *Supervisor) publish() {
 	sn := &Snapshot{
-		Time:          s.now(),
+		Time:          s.clock.Now(),
 		OrphansReaped: s.orphans,
 		Stopping:      s.stopping,
 		Draining:      s.draining,

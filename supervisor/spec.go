@@ -5,11 +5,11 @@
 package supervisor
 
 import (
-	"context"
 	"syscall"
 	"time"
 
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/probe"
 )
 
 // Restart is a program's autorestart policy.
@@ -34,18 +34,16 @@ func ParseRestart(s string) (Restart, bool) {
 	return 0, false
 }
 
-// Prober answers whether a program is ready (or alive). A nil error passes.
-type Prober interface {
-	Probe(ctx context.Context) error
-}
-
-// ProbeSpec schedules a Prober.
+// ProbeSpec schedules a probe. The prober bounds each probe by its own
+// timeout.
 type ProbeSpec struct {
-	Prober Prober
+	// Probe is what to probe. The supervisor builds its prober with itself
+	// as the Forker of exec probes, so that its reaper learns their exits.
+	Probe probe.Spec
+	// Prober, when set, is used instead of one built from Probe (tests).
+	Prober probe.Prober
 	// Interval between probes once settled.
 	Interval time.Duration
-	// Timeout of one probe.
-	Timeout time.Duration
 	// FailureThreshold misses in a row fail it (liveness: restart).
 	FailureThreshold int
 	// SuccessThreshold passes in a row pass it.

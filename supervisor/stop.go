@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"syscall"
-	"time"
 )
 
 // requestStop begins the graceful stop of everything (once).
@@ -16,7 +15,7 @@ func (s *Supervisor) requestStop(code int, why string) {
 	if s.opts.Drain > 0 {
 		s.draining = true
 		s.log.Info("draining before stop", "drain", s.opts.Drain, "reason", why)
-		time.AfterFunc(s.opts.Drain, func() { s.post(func() { s.beginStop() }) })
+		s.clock.AfterFunc(s.opts.Drain, func() { s.post(func() { s.beginStop() }) })
 		return
 	}
 	s.beginStop()
@@ -27,11 +26,11 @@ func (s *Supervisor) beginStop() {
 		return
 	}
 	s.stopping = true
-	s.deadline = s.now().Add(s.opts.Grace)
+	s.deadline = s.clock.Now().Add(s.opts.Grace)
 	for _, p := range s.progs {
-		p.pendingStart = false
+		p.wantDown()
 	}
-	time.AfterFunc(s.opts.Grace, func() {
+	s.clock.AfterFunc(s.opts.Grace, func() {
 		s.post(func() {
 			if !s.finished {
 				s.log.Warn("shutdown grace exhausted: killing everything left", "grace", s.opts.Grace)
@@ -47,7 +46,7 @@ func (s *Supervisor) killEverything() {
 	s.fastStop = true
 	s.beginStop()
 	for _, p := range s.progs {
-		p.killGroup()
+		p.killGroup(s)
 	}
 	if os.Getpid() == 1 {
 		_ = syscall.Kill(-1, syscall.SIGKILL)

@@ -34,6 +34,8 @@ type Options struct {
 	// a reload of everything. Nil: each program with a reload signal gets it
 	// after its check passes.
 	OnHUP func()
+	// Clock arms the lifecycle timers; nil is the wall clock.
+	Clock Clock
 }
 
 // Supervisor runs programs. Create it with New, then call Run once.
@@ -44,14 +46,17 @@ type Supervisor struct {
 	progs    map[string]*program
 	order    []string
 	byPID    map[int]*program
-	helpers  map[int]*helperProc
 	probes   map[int]chan<- unix.WaitStatus
 	events   chan func()
 	quit     chan struct{} // closed when Run returns
 	snapshot atomic.Pointer[Snapshot]
 	devNull  *os.File
 	rnd      func() float64
-	now      func() time.Time
+	clock    Clock
+	// spawn starts a program's main process (forkProgram; tests fake it).
+	spawn func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error)
+	// kill signals a program's process or group (syscall.Kill; tests fake it).
+	kill func(pid int, sig syscall.Signal) error
 
 	orphans   uint64
 	stopping  bool
@@ -61,6 +66,10 @@ type Supervisor struct {
 	deadline  time.Time
 	finished  bool
 	configGen uint64
+
+	// queue holds events raised while one is handled; see apply.
+	queue      []queued
+	delivering bool
 }
 
 // New checks the program set and prepares a Supervisor.
@@ -71,24 +80,32 @@ func New(o Options) (*Supervisor, error) {
 	if o.Sinks == nil {
 		o.Sinks = logsink.NewHub(os.Stdout, os.Stderr, o.Logger)
 	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
 	if o.Grace <= 0 {
 		o.Grace = 9 * time.Second
 	}
 	s := &Supervisor{
-		log:     o.Logger,
-		sinks:   o.Sinks,
-		opts:    o,
-		progs:   map[string]*program{},
-		byPID:   map[int]*program{},
-		helpers: map[int]*helperProc{},
-		probes:  map[int]chan<- unix.WaitStatus{},
-		events:  make(chan func(), 256),
-		quit:    make(chan struct{}),
-		rnd:     rand.Float64,
-		now:     time.Now,
+		log:    o.Logger,
+		sinks:  o.Sinks,
+		opts:   o,
+		progs:  map[string]*program{},
+		byPID:  map[int]*program{},
+		probes: map[int]chan<- unix.WaitStatus{},
+		events: make(chan func(), 256),
+		quit:   make(chan struct{}),
+		rnd:    rand.Float64,
+		clock:  o.Clock,
+		spawn:  forkProgram,
+		kill:   syscall.Kill,
 	}
-	for i := range o.Programs {
-		spec := o.Programs[i]
+	progs, err := s.withProbers(o.Programs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range progs {
+		spec := progs[i]
 		if len(spec.Command) == 0 {
 			return nil, fmt.Errorf("program %s: empty command", spec.Name)
 		}
@@ -169,9 +186,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	s.devNull = devNull
 	defer devNull.Close()
 
-	for _, name := range s.order {
-		s.progs[name].pendingStart = true
-	}
+	s.startAll()
 	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
 	// it is the only periodic wakeup when idle.
 	tick := time.NewTicker(time.Second)
@@ -242,11 +257,6 @@ func (s *Supervisor) reap() {
 			ch <- e.Status
 			return
 		}
-		if h, ok := s.helpers[e.PID]; ok {
-			delete(s.helpers, e.PID)
-			h.helperExited(e.Status)
-			return
-		}
 		p, ok := s.byPID[e.PID]
 		if !ok {
 			s.orphans++
@@ -262,6 +272,13 @@ func (s *Supervisor) reap() {
 
 // reconcile moves programs toward what is wanted: pending starts whose
 // dependencies run, and during a stop, programs nothing depends on anymore.
+// startAll asks every program to run, as Run does first.
+func (s *Supervisor) startAll() {
+	for _, name := range s.order {
+		s.progs[name].goal = GoalUp
+	}
+}
+
 func (s *Supervisor) reconcile() {
 	s.forgetRemoved()
 	if s.stopping {
@@ -270,8 +287,8 @@ func (s *Supervisor) reconcile() {
 	}
 	for _, name := range s.order {
 		p := s.progs[name]
-		if p.pendingStart && s.depsRunning(p) {
-			p.pendingStart = false
+		p.pursueGoal(s)
+		if p.goal == GoalUp && p.idle() && s.depsRunning(p) {
 			p.apply(s, EvStart)
 		}
 	}

@@ -20,61 +20,71 @@ func (s *Supervisor) Update(ctx context.Context, specs []ProgramSpec) (UpdateRes
 	if err != nil {
 		return res, err
 	}
-	err = s.Do(ctx, func() {
-		if s.stopping || s.draining {
-			err = errStopping
-			return
-		}
-		wanted := map[string]bool{}
-		for _, spec := range specs {
-			wanted[spec.Name] = true
-			p, ok := s.progs[spec.Name]
-			switch {
-			case !ok || p.removePending:
-				if ok {
-					// Removed and re-added before it was gone: start
-					// it again with the new spec once it is down.
-					p.removePending = false
-					p.nextSpec = &spec
-					p.restart(s)
-				} else {
-					np := s.newProgram(spec)
-					np.pendingStart = true
-					s.progs[spec.Name] = np
-				}
-				res.Added = append(res.Added, spec.Name)
-			case p.spec.Fingerprint != spec.Fingerprint:
+	if specs, err = s.withProbers(specs); err != nil {
+		return res, err
+	}
+	var uerr error
+	if err := s.Do(ctx, func() { res, uerr = s.update(specs, order) }); err != nil {
+		return res, err
+	}
+	return res, uerr
+}
+
+// update applies a new program set on the loop; order is specs' dependency
+// order.
+func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, error) {
+	var res UpdateResult
+	if s.stopping || s.draining {
+		return res, errStopping
+	}
+	wanted := map[string]bool{}
+	for _, spec := range specs {
+		wanted[spec.Name] = true
+		p, ok := s.progs[spec.Name]
+		switch {
+		case !ok || p.goal == GoalRemove:
+			if ok {
+				// Removed and re-added before it was gone: start
+				// it again with the new spec once it is down.
+				p.goal = GoalDown
 				p.nextSpec = &spec
-				p.failures = 0
 				p.restart(s)
-				res.Changed = append(res.Changed, spec.Name)
+			} else {
+				np := s.newProgram(spec)
+				np.goal = GoalUp
+				s.progs[spec.Name] = np
 			}
+			res.Added = append(res.Added, spec.Name)
+		case p.spec.Fingerprint != spec.Fingerprint:
+			p.nextSpec = &spec
+			p.failures = 0
+			p.restart(s)
+			res.Changed = append(res.Changed, spec.Name)
 		}
-		var removing []string
-		for _, name := range s.order {
-			p := s.progs[name]
-			if wanted[name] {
-				continue
-			}
-			if !p.removePending {
-				res.Removed = append(res.Removed, name)
-				p.removePending = true
-				p.pendingStart, p.restartPending = false, false
-				p.apply(s, EvStop)
-			}
-			removing = append(removing, name)
+	}
+	var removing []string
+	for _, name := range s.order {
+		p := s.progs[name]
+		if wanted[name] {
+			continue
 		}
-		s.order = append(order, removing...)
-		s.forgetRemoved()
-	})
-	return res, err
+		if p.goal != GoalRemove {
+			res.Removed = append(res.Removed, name)
+			p.goal = GoalRemove
+			p.apply(s, EvStop)
+		}
+		removing = append(removing, name)
+	}
+	s.order = append(order, removing...)
+	s.forgetRemoved()
+	return res, nil
 }
 
 // forgetRemoved drops removed programs once nothing of them runs.
 func (s *Supervisor) forgetRemoved() {
 	s.order = slices.DeleteFunc(s.order, func(name string) bool {
 		p := s.progs[name]
-		if !p.removePending || !p.down() {
+		if p.goal != GoalRemove || !p.down() {
 			return false
 		}
 		p.log.Info("removed")

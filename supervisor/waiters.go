@@ -12,7 +12,7 @@ type waiter struct {
 	reply chan<- error
 }
 
-func (p *program) notifyWaiters(s *Supervisor) {
+func (p *program) notifyWaiters() {
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		done, err := w.check(p)
@@ -23,13 +23,6 @@ func (p *program) notifyWaiters(s *Supervisor) {
 		w.reply <- err
 	}
 	p.waiters = kept
-	if p.restartPending && p.down() {
-		p.restartPending = false
-		p.pendingStart = true
-	}
-	if p.nextSpec != nil && p.down() {
-		p.takeNextSpec(s)
-	}
 }
 
 // untilRunning is done when the program runs, or failed to.
@@ -40,7 +33,7 @@ func untilRunning(p *program) (bool, error) {
 	case Fatal:
 		return true, fmt.Errorf("%s is FATAL: %s", p.spec.Name, p.lastExitDesc())
 	case Exited, Stopped:
-		if !p.pendingStart && !p.restartPending {
+		if p.goal != GoalUp && p.goal != GoalRestart {
 			return true, fmt.Errorf("%s ended: %s", p.spec.Name, p.lastExitDesc())
 		}
 	}
@@ -61,10 +54,10 @@ func (p *program) lastExitDesc() string {
 func (p *program) restart(s *Supervisor) {
 	if p.down() {
 		p.takeNextSpec(s)
-		p.pendingStart = true
+		p.goal = GoalUp
 		return
 	}
-	p.restartPending = true
+	p.goal = GoalRestart
 	p.apply(s, EvStop)
 }
 

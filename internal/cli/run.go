@@ -16,6 +16,7 @@ import (
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/internal/app"
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/supervisor"
 )
@@ -68,7 +69,7 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	signal.Notify(held, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Stop(held)
 	if !oneShot {
-		seedDefaults(logger, defaultsDir, confDir)
+		app.SeedDefaults(logger, app.DefaultsDir, app.ConfDir)
 	}
 	res, err := hooks.Run(ctx, hooks.Options{
 		Script:  cfg.Hooks.Script,
@@ -104,11 +105,11 @@ func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *h
 	if len(cfg.Programs) == 0 {
 		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
 	}
-	app, err := newApp(logger, hub, cfg, res)
+	a, err := app.New(logger, hub, cfg, res)
 	if err != nil {
 		return exitWith(ExitFailed, err)
 	}
-	return exitWith(app.run(), nil)
+	return exitWith(a.Run(), nil)
 }
 
 func orNone(s string) string {

@@ -237,31 +237,12 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, name string, attrs
 		"duration", time.Since(begin).Round(time.Millisecond))
 	if err != nil {
 		h.log.Info("control command failed", append(attrs, "err", err)...)
-		status, kind, msg := h.classify(name, err, r.Context().Err() != nil, ctx.Err() != nil)
-		writeError(w, status, kind, msg)
+		status, reply := Reply(name, err, r.Context().Err() != nil, ctx.Err() != nil, h.opTimeout)
+		writeJSON(w, status, reply)
 		return
 	}
 	h.log.Info("control command done", attrs...)
 	writeJSON(w, http.StatusOK, okResponse{OK: true})
-}
-
-// classify maps an operation's error to the answer. gone: the client left
-// or phpinit is shutting down; timedOut: the server's timeout ran out. Both
-// are read from the contexts, not the error: a reload check that timed out
-// on its own must keep its message.
-func (h *handler) classify(name string, err error, gone, timedOut bool) (int, Kind, string) {
-	switch {
-	case errors.Is(err, supervisor.ErrUnknownProgram):
-		return http.StatusNotFound, KindUnknownProgram, fmt.Sprintf("unknown program %q", name)
-	case errors.Is(err, supervisor.ErrNotRunning):
-		return http.StatusConflict, KindOperationFailed, err.Error()
-	case gone:
-		return http.StatusServiceUnavailable, KindOperationFailed, "cancelled: phpinit is shutting down or the client left"
-	case timedOut:
-		return http.StatusGatewayTimeout, KindOperationFailed,
-			fmt.Sprintf("%s: not done within %s (it may still finish; see ctl status)", name, h.opTimeout)
-	}
-	return http.StatusInternalServerError, KindOperationFailed, err.Error()
 }
 
 // readEmpty drains a body an operation does not use, enforcing the limit.

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 // Exit is one reaped child.
@@ -20,33 +22,7 @@ type Exit struct {
 
 // Code is the exit status the way a shell reports it: the exit code, or
 // 128+N when the process died of signal N.
-func (e Exit) Code() int { return StatusCode(e.Status) }
-
-// StatusCode maps a wait status to a shell-style exit status.
-func StatusCode(ws unix.WaitStatus) int {
-	switch {
-	case ws.Exited():
-		return ws.ExitStatus()
-	case ws.Signaled():
-		return 128 + int(ws.Signal())
-	}
-	return 255
-}
-
-// Describe says how the process ended, e.g. "exit status 3" or "signal killed".
-func Describe(ws unix.WaitStatus) string {
-	switch {
-	case ws.Exited():
-		return fmt.Sprintf("exit status %d", ws.ExitStatus())
-	case ws.Signaled():
-		s := "signal " + unix.SignalName(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	}
-	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
+func (e Exit) Code() int { return proc.Code(e.Status) }
 
 // Reap collects every child that has exited, without blocking, and calls fn
 // for each. SIGCHLDs coalesce (signal(7)), so one notification may stand for

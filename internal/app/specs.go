@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"fmt"
@@ -10,18 +10,18 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/phpinit/phpinit/config"
-	"github.com/phpinit/phpinit/healthcheck"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/probe"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
 // buildSpecs turns the config into what the supervisor runs. base is the
 // environment after the hooks (phpinit's own plus the script's exports).
-func buildSpecs(cfg *config.Config, base []string, runner healthcheck.ProbeRunner) ([]supervisor.ProgramSpec, error) {
+func buildSpecs(cfg *config.Config, base []string) ([]supervisor.ProgramSpec, error) {
 	var errs *multierror.Error
 	specs := make([]supervisor.ProgramSpec, 0, len(cfg.Programs))
 	for _, name := range cfg.Order() {
-		spec, err := buildSpec(cfg.Programs[name], base, runner)
+		spec, err := buildSpec(cfg.Programs[name], base)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("program %s: %w", name, err))
 			continue
@@ -31,7 +31,7 @@ func buildSpecs(cfg *config.Config, base []string, runner healthcheck.ProbeRunne
 	return specs, errs.ErrorOrNil()
 }
 
-func buildSpec(p *config.Program, base []string, runner healthcheck.ProbeRunner) (supervisor.ProgramSpec, error) {
+func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error) {
 	restart, _ := supervisor.ParseRestart(p.Autorestart)
 	spec := supervisor.ProgramSpec{
 		Name:             p.Name,
@@ -78,27 +78,38 @@ func buildSpec(p *config.Program, base []string, runner healthcheck.ProbeRunner)
 	spec.Env = env
 	spec.Fingerprint = fingerprint(p, env)
 	var err error
-	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential, runner); err != nil {
+	if spec.Ready, err = probeSpec(p.Ready, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("ready: %w", err)
 	}
-	if spec.Live, err = probeSpec(p.Live, env, spec.Credential, runner); err != nil {
+	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("live: %w", err)
 	}
 	return spec, nil
 }
 
-func probeSpec(p *config.Probe, env []string, cred *syscall.Credential, runner healthcheck.ProbeRunner) (*supervisor.ProbeSpec, error) {
+// probeSpec is the probe p describes, checked now so that a bad one is a
+// config error; the supervisor builds the prober it runs.
+func probeSpec(p *config.Probe, env []string, cred *syscall.Credential) (*supervisor.ProbeSpec, error) {
 	if p == nil {
 		return nil, nil
 	}
-	pr, err := healthcheck.NewProber(p, env, cred, healthcheck.WithProbeRunner(runner))
-	if err != nil {
+	ps := probe.Spec{
+		FastCGI:      p.FastCGI,
+		Path:         p.Path,
+		HTTP:         p.HTTP,
+		ExpectStatus: p.ExpectStatus,
+		TCP:          p.TCP,
+		Exec:         p.Exec,
+		Timeout:      p.Timeout,
+		Env:          env,
+		Credential:   cred,
+	}
+	if _, err := probe.New(ps); err != nil {
 		return nil, err
 	}
 	return &supervisor.ProbeSpec{
-		Prober:           pr,
+		Probe:            ps,
 		Interval:         p.Interval,
-		Timeout:          p.Timeout,
 		FailureThreshold: p.FailureThreshold,
 		SuccessThreshold: p.SuccessThreshold,
 	}, nil
@@ -155,12 +166,4 @@ func setEnv(env []string, k, v string) []string {
 		out = append(out, kv)
 	}
 	return append(out, prefix+v)
-}
-
-// lateRunner forks exec probes through the supervisor, which exists only
-// after the specs are built; probes run only once it does.
-type lateRunner struct{ sup *supervisor.Supervisor }
-
-func (r *lateRunner) StartProbe(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-	return r.sup.StartProbe(path, argv, attr)
 }

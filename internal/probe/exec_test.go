@@ -1,4 +1,4 @@
-package healthcheck
+package probe
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 func TestExecProbe(t *testing.T) {
@@ -36,7 +36,7 @@ func TestExecProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			probeCheckNoLeak(t)
-			pr := mustProber(t, &config.Probe{Exec: tt.argv, Timeout: 200 * time.Millisecond})
+			pr := mustProber(t, &Spec{Exec: tt.argv, Timeout: 200 * time.Millisecond}, nil)
 			err := probeWithin(t, pr, time.Second)
 			if tt.want == "" {
 				if err != nil {
@@ -56,10 +56,10 @@ func TestExecProbe(t *testing.T) {
 // and an escaped descendant holding the output pipe does not hang the probe.
 func TestExecProbeKillsGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	pr := mustProber(t, &config.Probe{
+	pr := mustProber(t, &Spec{
 		Exec:    []string{"sh", "-c", "sleep 30 & echo $! > " + pidFile + "; wait"},
 		Timeout: 300 * time.Millisecond,
-	})
+	}, nil)
 	probeWantErr(t, probeWithin(t, pr, 1500*time.Millisecond), "timed out")
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -75,10 +75,10 @@ func TestExecProbeKillsGroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	escaped := mustProber(t, &config.Probe{
+	escaped := mustProber(t, &Spec{
 		Exec:    []string{"sh", "-c", "setsid sleep 2 & exit 0"},
 		Timeout: time.Second,
-	})
+	}, nil)
 	if err := probeWithin(t, escaped, 500*time.Millisecond); err != nil {
 		t.Errorf("escaped descendant: %v", err)
 	}
@@ -101,14 +101,14 @@ func TestExecProbeEnvAndPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"PATH=/nonexistent", "PATH=" + dir + ":/usr/bin:/bin", "APP_READY=yes"}
-	pr, err := NewProber(&config.Probe{Exec: []string{"check-app"}}, env, nil)
+	pr, err := newProber(&Spec{Exec: []string{"check-app"}}, env, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := pr.Probe(t.Context()); err != nil {
 		t.Errorf("found on the env's PATH with its env: %v", err)
 	}
-	pr, _ = NewProber(&config.Probe{Exec: []string{"check-app"}}, []string{"PATH=" + dir, "APP_READY=no"}, nil)
+	pr, _ = newProber(&Spec{Exec: []string{"check-app"}}, []string{"PATH=" + dir, "APP_READY=no"}, nil, nil)
 	probeWantErr(t, pr.Probe(t.Context()), "exit status 1")
 }
 
@@ -117,7 +117,7 @@ func TestExecProbeCredential(t *testing.T) {
 		t.Skip("skipping: switching user needs root")
 	}
 	cred := &syscall.Credential{Uid: 65534, Gid: 65534}
-	pr, err := NewProber(&config.Probe{Exec: []string{"sh", "-c", `test "$(id -u):$(id -g)" = 65534:65534`}}, os.Environ(), cred)
+	pr, err := newProber(&Spec{Exec: []string{"sh", "-c", `test "$(id -u):$(id -g)" = 65534:65534`}}, os.Environ(), cred, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +131,16 @@ func TestExecProbeCredential(t *testing.T) {
 // wait is what learns the exit.
 func TestExecProbeRunner(t *testing.T) {
 	var calls atomic.Int32
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
 		calls.Add(1)
 		if !filepath.IsAbs(path) || argv[0] != "sh" || !attr.Sys.Setpgid || attr.Sys.Credential == nil || len(attr.Files) != 3 {
 			t.Errorf("StartProbe(%q, %q, %+v)", path, argv, attr.Sys)
 		}
 		attr.Sys.Credential = nil // not root in every test run
-		return selfWaitRunner{}.StartProbe(path, argv, attr)
+		return proc.SelfWait.Fork(path, argv, attr)
 	})
 	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
-	pr, err := NewProber(&config.Probe{Exec: []string{"sh", "-c", "exit 4"}}, os.Environ(), cred, WithProbeRunner(runner))
+	pr, err := newProber(&Spec{Exec: []string{"sh", "-c", "exit 4"}}, os.Environ(), cred, runner)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +155,8 @@ func TestExecProbeRunner(t *testing.T) {
 func TestExecProbeRunnerWaitLost(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-		pid, wait, err := selfWaitRunner{}.StartProbe(path, argv, attr)
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -166,14 +166,14 @@ func TestExecProbeRunnerWaitLost(t *testing.T) {
 			return ws, err
 		}, nil
 	})
-	pr := mustProber(t, &config.Probe{Exec: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, WithProbeRunner(runner))
-	err := probeWithin(t, pr, 100*time.Millisecond+probeKillGrace+500*time.Millisecond)
+	pr := mustProber(t, &Spec{Exec: []string{"sleep", "30"}, Timeout: 100 * time.Millisecond}, runner)
+	err := probeWithin(t, pr, 100*time.Millisecond+proc.KillGrace+500*time.Millisecond)
 	probeWantErr(t, err, "did not exit after SIGKILL")
 }
 
 func TestExecProbeLostStatus(t *testing.T) {
-	runner := ProbeRunnerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-		pid, wait, err := selfWaitRunner{}.StartProbe(path, argv, attr)
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -182,6 +182,6 @@ func TestExecProbeLostStatus(t *testing.T) {
 			return 0, syscall.ECHILD
 		}, nil
 	})
-	pr := mustProber(t, &config.Probe{Exec: []string{"true"}}, WithProbeRunner(runner))
+	pr := mustProber(t, &Spec{Exec: []string{"true"}}, runner)
 	probeWantErr(t, pr.Probe(t.Context()), "exec true: cannot learn exit status: no child processes")
 }

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"log/slog"
@@ -16,7 +16,7 @@ func TestSeedDefaults(t *testing.T) {
 	os.MkdirAll(filepath.Join(data, "nginx"), 0o755)             // empty: seeded
 	os.MkdirAll(filepath.Join(data, "php-fpm", "..data"), 0o755) // ConfigMap: untouched
 
-	seedDefaults(slog.New(slog.DiscardHandler), defaults, data)
+	SeedDefaults(slog.New(slog.DiscardHandler), defaults, data)
 
 	got, err := os.ReadFile(filepath.Join(data, "nginx", "default.conf"))
 	if err != nil || string(got) != "server {}\n" {
@@ -27,10 +27,10 @@ func TestSeedDefaults(t *testing.T) {
 	}
 	// Seeding twice changes nothing (the directory is no longer empty).
 	os.WriteFile(filepath.Join(data, "nginx", "default.conf"), []byte("mine\n"), 0o644)
-	seedDefaults(slog.New(slog.DiscardHandler), defaults, data)
+	SeedDefaults(slog.New(slog.DiscardHandler), defaults, data)
 	if got, _ := os.ReadFile(filepath.Join(data, "nginx", "default.conf")); string(got) != "mine\n" {
 		t.Errorf("user's file overwritten: %q", got)
 	}
 	// No defaults (outside the image): nothing happens, no panic.
-	seedDefaults(slog.New(slog.DiscardHandler), filepath.Join(defaults, "missing"), data)
+	SeedDefaults(slog.New(slog.DiscardHandler), filepath.Join(defaults, "missing"), data)
 }

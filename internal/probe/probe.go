@@ -1,6 +1,7 @@
-// Package healthcheck serves /healthz, /readyz and /metrics, and runs the
-// probes (fastcgi, http, tcp, exec) that decide readiness and liveness.
-package healthcheck
+// Package probe runs the probes (fastcgi, http, tcp, exec) that decide a
+// program's readiness and liveness. Each prober applies its Spec's Timeout
+// itself, once; a caller's earlier deadline also ends it.
+package probe
 
 import (
 	"context"
@@ -16,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/fastcgi"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 const (
@@ -38,29 +39,37 @@ type Prober interface {
 	Probe(ctx context.Context) error
 }
 
-// ProberOption tunes NewProber.
-type ProberOption func(*proberOptions)
+// Spec is one probe: exactly one of FastCGI, HTTP, TCP and Exec is set.
+type Spec struct {
+	// FastCGI is unix:///abs/path or tcp://host:port of a php-fpm pool.
+	FastCGI string
+	// Path is the FastCGI SCRIPT_NAME to ask for (ping.path); "" is /ping.
+	Path string
+	// HTTP is a URL fetched with GET.
+	HTTP string
+	// ExpectStatus is the HTTP status that passes; 0 is 200.
+	ExpectStatus int
+	// TCP is host:port that must accept a connection.
+	TCP string
+	// Exec is argv run as Credential with Env; exit 0 passes.
+	Exec []string
+	// Timeout bounds one probe; 0 is 1s.
+	Timeout time.Duration
 
-type proberOptions struct {
-	runner ProbeRunner
+	// Env is the environment of an exec probe (its PATH is searched).
+	Env []string
+	// Credential is the user of an exec probe; nil keeps phpinit's.
+	Credential *syscall.Credential
+	// Forker starts exec probes. Under phpinit's supervisor it must be the
+	// supervisor (see proc.Forker); nil is proc.SelfWait, for where no
+	// wait4(-1) reaper runs.
+	Forker proc.Forker
 }
 
-// WithProbeRunner sets what starts the processes of exec probes. Under
-// phpinit's supervisor this must be the supervisor (see ProbeRunner).
-func WithProbeRunner(r ProbeRunner) ProberOption {
-	return func(o *proberOptions) { o.runner = r }
-}
-
-// NewProber builds the prober p describes. env and cred are the program's
-// environment and user; only exec probes use them (a nil cred keeps
-// phpinit's user).
-func NewProber(p *config.Probe, env []string, cred *syscall.Credential, opts ...ProberOption) (Prober, error) {
-	if p == nil {
-		return nil, errors.New("cannot build probe: none configured")
-	}
-	o := proberOptions{runner: selfWaitRunner{}}
-	for _, opt := range opts {
-		opt(&o)
+// New builds the prober p describes.
+func New(p Spec) (Prober, error) {
+	if p.Forker == nil {
+		p.Forker = proc.SelfWait
 	}
 	timeout := p.Timeout
 	if timeout <= 0 {
@@ -83,7 +92,7 @@ func NewProber(p *config.Probe, env []string, cred *syscall.Credential, opts ...
 	case p.TCP != "":
 		return newTCPProber(p, timeout)
 	default:
-		return newExecProber(p, env, cred, timeout, o.runner)
+		return newExecProber(p, timeout)
 	}
 }
 
@@ -130,7 +139,7 @@ type fastcgiProber struct {
 	timeout       time.Duration
 }
 
-func newFastCGIProber(p *config.Probe, timeout time.Duration) (*fastcgiProber, error) {
+func newFastCGIProber(p Spec, timeout time.Duration) (*fastcgiProber, error) {
 	if _, _, err := fastcgi.ParseAddress(p.FastCGI); err != nil {
 		return nil, fmt.Errorf("cannot build probe: %w", err)
 	}
@@ -171,7 +180,7 @@ type httpProber struct {
 	client  *http.Client
 }
 
-func newHTTPProber(p *config.Probe, timeout time.Duration) (*httpProber, error) {
+func newHTTPProber(p Spec, timeout time.Duration) (*httpProber, error) {
 	u, err := url.Parse(p.HTTP)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cannot build probe: invalid http url %q", p.HTTP)
@@ -223,7 +232,7 @@ type tcpProber struct {
 	timeout time.Duration
 }
 
-func newTCPProber(p *config.Probe, timeout time.Duration) (*tcpProber, error) {
+func newTCPProber(p Spec, timeout time.Duration) (*tcpProber, error) {
 	if _, port, err := net.SplitHostPort(p.TCP); err != nil || port == "" {
 		return nil, fmt.Errorf("cannot build probe: invalid tcp address %q: want host:port", p.TCP)
 	}

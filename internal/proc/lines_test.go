@@ -1,4 +1,4 @@
-package hooks
+package proc
 
 import (
 	"io"
@@ -23,9 +23,8 @@ func TestCopyLines(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var w recorder
-			s := newLineSink(nil, nil)
 			// One byte per read: lines must be assembled across reads.
-			s.copyLines(&w, iotest.OneByteReader(strings.NewReader(tc.in)), tc.max)
+			CopyLines(&w, iotest.OneByteReader(strings.NewReader(tc.in)), tc.max)
 			if got := w.Writes(); !slices.Equal(got, tc.want) {
 				t.Errorf("writes = %.40q, want %.40q", got, tc.want)
 			}
@@ -37,7 +36,7 @@ func TestCopyLines(t *testing.T) {
 func TestCopyLinesReadError(t *testing.T) {
 	var w recorder
 	r := io.MultiReader(strings.NewReader("a\nb"), iotest.ErrReader(io.ErrUnexpectedEOF))
-	newLineSink(nil, nil).copyLines(&w, r, 10)
+	CopyLines(&w, r, 10)
 	if got := w.Writes(); !slices.Equal(got, []string{"a\n", "b\n"}) {
 		t.Errorf("writes = %q", got)
 	}

@@ -1,4 +1,4 @@
-package healthcheck
+package probe
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 // mustProber builds a prober or fails the test.
-func mustProber(t *testing.T, p *config.Probe, opts ...ProberOption) Prober {
+func mustProber(t *testing.T, p *Spec, f proc.Forker) Prober {
 	t.Helper()
-	pr, err := NewProber(p, os.Environ(), nil, opts...)
+	pr, err := newProber(p, os.Environ(), nil, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,22 +52,21 @@ func probeWantErr(t *testing.T, err error, want string) {
 func TestNewProberRejects(t *testing.T) {
 	tests := []struct {
 		name  string
-		probe *config.Probe
+		probe *Spec
 		want  string
 	}{
-		{"nil", nil, "none configured"},
-		{"empty", &config.Probe{}, "got 0"},
-		{"two forms", &config.Probe{TCP: "127.0.0.1:80", HTTP: "http://x/"}, "got 2"},
-		{"fastcgi address", &config.Probe{FastCGI: "/run/php.sock"}, "invalid fastcgi address"},
-		{"fastcgi path", &config.Probe{FastCGI: "unix:///run/php.sock", Path: "ping"}, "must start with /"},
-		{"http scheme", &config.Probe{HTTP: "ftp://x/"}, "invalid http url"},
-		{"http host", &config.Probe{HTTP: "http:///x"}, "invalid http url"},
-		{"tcp", &config.Probe{TCP: "localhost"}, "invalid tcp address"},
-		{"exec", &config.Probe{Exec: []string{""}}, "exec command is empty"},
+		{"empty", &Spec{}, "got 0"},
+		{"two forms", &Spec{TCP: "127.0.0.1:80", HTTP: "http://x/"}, "got 2"},
+		{"fastcgi address", &Spec{FastCGI: "/run/php.sock"}, "invalid fastcgi address"},
+		{"fastcgi path", &Spec{FastCGI: "unix:///run/php.sock", Path: "ping"}, "must start with /"},
+		{"http scheme", &Spec{HTTP: "ftp://x/"}, "invalid http url"},
+		{"http host", &Spec{HTTP: "http:///x"}, "invalid http url"},
+		{"tcp", &Spec{TCP: "localhost"}, "invalid tcp address"},
+		{"exec", &Spec{Exec: []string{""}}, "exec command is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewProber(tt.probe, nil, nil)
+			_, err := newProber(tt.probe, nil, nil, nil)
 			probeWantErr(t, err, tt.want)
 		})
 	}
@@ -120,7 +119,7 @@ func TestHTTPProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pr := mustProber(t, &config.Probe{HTTP: tt.url, ExpectStatus: tt.expect, Timeout: 200 * time.Millisecond})
+			pr := mustProber(t, &Spec{HTTP: tt.url, ExpectStatus: tt.expect, Timeout: 200 * time.Millisecond}, nil)
 			err := probeWithin(t, pr, time.Second)
 			if tt.want == "" {
 				if err != nil {
@@ -153,10 +152,10 @@ func TestTCPProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	if err := mustProber(t, &config.Probe{TCP: ln.Addr().String()}).Probe(t.Context()); err != nil {
+	if err := mustProber(t, &Spec{TCP: ln.Addr().String()}, nil).Probe(t.Context()); err != nil {
 		t.Errorf("listening port: %v", err)
 	}
-	err = mustProber(t, &config.Probe{TCP: probeClosedPort(t)}).Probe(t.Context())
+	err = mustProber(t, &Spec{TCP: probeClosedPort(t)}, nil).Probe(t.Context())
 	probeWantErr(t, err, "connection refused")
 }
 
@@ -184,7 +183,7 @@ func TestTCPProbeTimeout(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
 		}
 	}
-	pr := mustProber(t, &config.Probe{TCP: addr, Timeout: 200 * time.Millisecond})
+	pr := mustProber(t, &Spec{TCP: addr, Timeout: 200 * time.Millisecond}, nil)
 	start := time.Now()
 	err = pr.Probe(t.Context())
 	if err == nil {
@@ -274,7 +273,7 @@ func TestFastCGIProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pr := mustProber(t, &config.Probe{FastCGI: tt.address, Timeout: 200 * time.Millisecond})
+			pr := mustProber(t, &Spec{FastCGI: tt.address, Timeout: 200 * time.Millisecond}, nil)
 			err := probeWithin(t, pr, time.Second)
 			if tt.want == "" {
 				if err != nil {
@@ -300,14 +299,14 @@ func TestProbeTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, p := range []*config.Probe{
+			for _, p := range []*Spec{
 				{FastCGI: stall, Timeout: tt.timeout},
 				{Exec: []string{"sleep", "30"}, Timeout: tt.timeout},
 			} {
 				ctx, cancel := context.WithTimeout(t.Context(), tt.caller)
 				defer cancel()
 				start := time.Now()
-				err := mustProber(t, p).Probe(ctx)
+				err := mustProber(t, p, nil).Probe(ctx)
 				if d := time.Since(start); err == nil || d < 150*time.Millisecond || d > 1500*time.Millisecond {
 					t.Errorf("%+v: err %v after %v, want an error after about 200ms", p, err, d)
 				}
@@ -317,7 +316,7 @@ func TestProbeTimeouts(t *testing.T) {
 }
 
 func TestProbeDefaultTimeout(t *testing.T) {
-	pr := mustProber(t, &config.Probe{Exec: []string{"sleep", "30"}})
+	pr := mustProber(t, &Spec{Exec: []string{"sleep", "30"}}, nil)
 	start := time.Now()
 	err := pr.Probe(t.Context())
 	probeWantErr(t, err, "timed out after 1s")
@@ -340,4 +339,11 @@ func probeCheckNoLeak(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// newProber is New with the exec fields set.
+func newProber(p *Spec, env []string, cred *syscall.Credential, f proc.Forker) (Prober, error) {
+	s := *p
+	s.Env, s.Credential, s.Forker = env, cred, f
+	return New(s)
 }

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"fmt"
@@ -11,14 +11,15 @@ import (
 // Shipped defaults, copied into an empty mounted config directory: a bind
 // mount or a fresh volume hides the image's own files.
 const (
-	defaultsDir = "/usr/share/phpinit/defaults"
-	confDir     = "/data/conf"
+	DefaultsDir = "/usr/share/phpinit/defaults"
+	ConfDir     = "/data/conf"
 )
 
-// seedDefaults copies defaultsDir/<name>/* into confDir/<name> for every
-// name whose target exists and is empty. A directory with any entry (a
-// ConfigMap's ..data included) is never touched.
-func seedDefaults(logger *slog.Logger, from, to string) {
+// SeedDefaults copies from/<name>/* into to/<name> (phpinit passes
+// DefaultsDir and ConfDir) for every name whose target exists and is
+// empty. A directory with any entry (a ConfigMap's ..data included) is
+// never touched.
+func SeedDefaults(logger *slog.Logger, from, to string) {
 	names, err := os.ReadDir(from)
 	if err != nil {
 		return // not in the image: nothing to seed

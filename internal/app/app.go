@@ -1,0 +1,184 @@
+// Package app is the running phpinit: it builds the supervisor's program
+// specs from the config, wires the supervisor, the watcher, the control
+// socket and the HTTP listener, and turns every reload request (SIGHUP,
+// `ctl reload`, POST /-/reload, watched changes) into reloads in one place
+// (reload.go). internal/cli only parses flags and maps errors to exit
+// statuses.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/phpinit/phpinit/config"
+	"github.com/phpinit/phpinit/healthcheck"
+	"github.com/phpinit/phpinit/hooks"
+	"github.com/phpinit/phpinit/internal/control"
+	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/watch"
+	"github.com/phpinit/phpinit/supervisor"
+)
+
+// configGroup is the watch group of phpinit's own config file; program
+// names cannot start with "@".
+const configGroup = "@config"
+
+// App is a running phpinit: the supervisor and the adapters around it.
+// One goroutine (manage) owns the config and applies reloads in order.
+type App struct {
+	log     *slog.Logger
+	cfg     *config.Config
+	env     []string
+	environ []string
+	sup     *supervisor.Supervisor
+	hub     *logsink.Hub
+	watcher *watch.Watcher
+	httpSrv *healthcheck.Server
+	ctlSrv  *control.Server
+	// fullReloads asks manage for a full reload (see Reload).
+	fullReloads chan chan error
+
+	mu            sync.Mutex
+	configReloads map[string]uint64
+}
+
+// New builds the supervisor for cfg, with res (the hooks' outcome) giving
+// the programs' environment, and starts the adapters. Call Run next.
+func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) (*App, error) {
+	a := &App{
+		log:           logger,
+		cfg:           cfg,
+		env:           res.Env,
+		environ:       os.Environ(),
+		hub:           hub,
+		fullReloads:   make(chan chan error),
+		configReloads: map[string]uint64{"ok": 0, "invalid": 0},
+	}
+	specs, err := buildSpecs(cfg, res.Env)
+	if err != nil {
+		return nil, err
+	}
+	a.sup, err = supervisor.New(supervisor.Options{
+		Programs: specs,
+		Grace:    cfg.Shutdown.Grace,
+		Drain:    cfg.Shutdown.Drain,
+		Logger:   logger,
+		Sinks:    a.hub,
+		// On the loop: must not block.
+		OnHUP: func() { go func() { _ = a.Reload(context.Background(), FromSignal, "") }() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.startAdapters(res); err != nil {
+		a.closeAdapters()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) startAdapters(res *hooks.Result) error {
+	var err error
+	a.watcher, err = watch.New(watchGroups(a.cfg), watch.Options{
+		Debounce:     a.cfg.Watch.Debounce,
+		PollInterval: a.cfg.Watch.PollInterval,
+		Logger:       a.log.With("component", "watch"),
+	})
+	if err != nil {
+		return err
+	}
+	if a.cfg.Control.Socket != "" {
+		l, err := control.Listen(a.cfg.Control.Socket, a.log)
+		if err != nil {
+			return err
+		}
+		a.ctlSrv = control.Serve(l, &source{a, FromControl}, a.log.With("component", "control"))
+	}
+	if a.cfg.HTTP.Listen != "" {
+		a.httpSrv, err = healthcheck.NewServer(healthcheck.ServerOptions{
+			Listen:          a.cfg.HTTP.Listen,
+			EnableLifecycle: a.cfg.HTTP.EnableLifecycle,
+			Source:          &source{a, FromHTTP},
+			Metrics:         a.cfg.Metrics,
+			LogDrops:        a.hub.Dropped,
+			ConfigReloads:   a.configReloadCounts,
+			WatchErrors:     a.watcher.Errors,
+			Hooks:           res.Durations,
+			Logger:          a.log.With("component", "http"),
+		})
+		if err != nil {
+			return err
+		}
+		if err := a.httpSrv.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run supervises until the stop completes and returns the exit status.
+func (a *App) Run() int {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.manage(ctx); close(done) }()
+	code := a.sup.Run(context.Background())
+	cancel()
+	<-done
+	a.closeAdapters()
+	return code
+}
+
+func (a *App) closeAdapters() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if a.ctlSrv != nil {
+		_ = a.ctlSrv.Close(ctx)
+	}
+	if a.httpSrv != nil {
+		_ = a.httpSrv.Close(ctx)
+	}
+	if a.watcher != nil {
+		_ = a.watcher.Close()
+	}
+}
+
+// watchGroups maps each program to its watch paths, plus phpinit's own file.
+func watchGroups(cfg *config.Config) map[string][]string {
+	groups := map[string][]string{}
+	for name, p := range cfg.Programs {
+		if len(p.Watch) > 0 {
+			groups[name] = p.Watch
+		}
+	}
+	if cfg.File != "" {
+		groups[configGroup] = []string{cfg.File}
+	}
+	return groups
+}
+
+// source is the supervisor as `phpinit ctl` and the HTTP listener see it:
+// their reloads go through App.Reload.
+type source struct {
+	a    *App
+	from string
+}
+
+func (c *source) Snapshot() *supervisor.Snapshot { return c.a.sup.Snapshot() }
+func (c *source) Ping(ctx context.Context) error { return c.a.sup.Ping(ctx) }
+func (c *source) Start(ctx context.Context, n string) error {
+	return c.a.sup.Start(ctx, n)
+}
+func (c *source) Stop(ctx context.Context, n string) error { return c.a.sup.Stop(ctx, n) }
+func (c *source) Restart(ctx context.Context, n string) error {
+	return c.a.sup.Restart(ctx, n)
+}
+func (c *source) Signal(ctx context.Context, n string, sig syscall.Signal) error {
+	return c.a.sup.Signal(ctx, n, sig)
+}
+func (c *source) Reload(ctx context.Context, name string) error {
+	return c.a.Reload(ctx, c.from, name)
+}
