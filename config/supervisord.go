@@ -59,8 +59,16 @@ func FromSupervisord(paths, environ []string) ([]*Program, []Notice, []string, e
 	}
 	var notices []Notice
 	for _, n := range res.Notices {
+		prog, _ := strings.CutPrefix(n.Section, "program:")
+		if prog == n.Section {
+			prog = ""
+		}
+		msg := n.Msg
+		if prog == "" && n.Section != "" {
+			msg = "[" + n.Section + "] " + msg
+		}
 		notices = append(notices, Notice{Level: n.Level, Where: where(n.File, n.Line),
-			Program: strings.TrimPrefix(n.Section, "program:"), Key: n.Key, Msg: n.Msg})
+			Program: prog, Key: n.Key, Msg: msg})
 	}
 	var progs []*Program
 	for _, sp := range res.Programs {
@@ -128,7 +136,8 @@ func (c *converter) program() *Program {
 		p.ProcessName = sp.ProcessName
 	}
 	p.ProcessGroup = sp.Group
-	p.Autorestart = map[string]string{"true": "always", "false": "never", "unexpected": "unexpected"}[sp.Autorestart]
+	// "" after a value supervisord rejects, which Parse reported.
+	p.Autorestart = map[string]string{"true": "always", "false": "never", "unexpected": "unexpected", "": "unexpected"}[sp.Autorestart]
 	p.ExitCodes = sp.ExitCodes
 	p.StartSeconds = time.Duration(sp.StartSecs) * time.Second
 	p.Priority = sp.Priority
@@ -268,3 +277,7 @@ func (l *loader) readSupervisord(c *Config) {
 		c.Programs[p.Name] = p
 	}
 }
+
+// DefaultProgram is what phpinit.yaml gives a program that sets only its
+// command, before derived defaults (on_change).
+func DefaultProgram(name string) *Program { return defaultProgram(name) }

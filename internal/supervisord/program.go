@@ -100,7 +100,7 @@ func (p *parser) program(s *section, name string) {
 		p.errs.add(s.file, s.line, "command", "required")
 	}
 	if pr.NumProcs > 1 && !strings.Contains(pr.ProcessName, "%(process_num)") {
-		p.errs.add(s.file, lineOr(pr, "process_name", s.line), "process_name",
+		p.errs.add(s.file, lineOr(pr, "process_name", lineOr(pr, "numprocs", s.line)), "process_name",
 			"%(process_num) must be present within process_name when numprocs > 1")
 	}
 	p.res.Programs = append(p.res.Programs, pr)
@@ -164,16 +164,16 @@ func (pr *Program) set(key, v string) (err error) {
 	case "redirect_stderr":
 		pr.RedirectStderr, err = parseBool(v)
 	default:
+		if ignoredKeys[key] {
+			pr.Ignored[key] = v
+			return nil
+		}
 		if stream, k, ok := strings.Cut(key, "_"); ok && (stream == "stdout" || stream == "stderr") {
 			l := &pr.Stdout
 			if stream == "stderr" {
 				l = &pr.Stderr
 			}
 			return l.set(k, v)
-		}
-		if ignoredKeys[key] {
-			pr.Ignored[key] = v
-			return nil
 		}
 		return errUnknownKey
 	}
@@ -190,8 +190,6 @@ func (l *Log) set(key, v string) (err error) {
 		l.Backups, err = parseInt(v, 0)
 	case "syslog":
 		l.Syslog, err = parseBool(v)
-	case "capture_maxbytes", "events_enabled":
-		return nil
 	default:
 		return errUnknownKey
 	}
