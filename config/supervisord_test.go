@@ -1,0 +1,150 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// loadWithSupervisord writes phpinit.yaml and supervisord files (name ->
+// body) under one directory and loads offline.
+func loadWithSupervisord(t *testing.T, yml string, files map[string]string) (*Config, error, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "phpinit.yaml")
+	if err := os.WriteFile(path, []byte("supervisord: {include: ['*.conf']}\n"+yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Options{Path: path, Offline: true})
+	return c, err, dir
+}
+
+func TestSupervisordProgramsMergedAndCopied(t *testing.T) {
+	c, err, dir := loadWithSupervisord(t, `
+programs:
+  web: {command: [web], depends_on: [worker]}
+  cron: {command: [cron], schedule: "CRON_TZ=UTC */5 * * * *", autorestart: unexpected, exitcodes: [0, 3]}
+`, map[string]string{"worker.conf": `[program:worker]
+command=php artisan queue:work --name=%(program_name)s-%(process_num)d
+numprocs=3
+process_name=%(program_name)s_%(process_num)02d
+stopwaitsecs=30
+stdout_logfile=/var/log/worker_%(process_num)02d.log
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := sortedKeys(c.Programs)
+	if want := []string{"cron", "web", "worker_00", "worker_01", "worker_02"}; !slices.Equal(names, want) {
+		t.Fatalf("programs = %q, want %q", names, want)
+	}
+	w := c.Programs["worker_01"]
+	if w.IsCritical() || w.ProcessGroup != "worker" || w.ProcessNum != 1 || w.Environment["PROCESS_NUM"] != "1" ||
+		w.Autorestart != "unexpected" || w.Retries() != 3 || w.StopSignal.String() != "TERM" ||
+		w.Source != filepath.Join(dir, "worker.conf")+":1" {
+		t.Errorf("worker_01 = %+v", w)
+	}
+	if got := strings.Join(w.Command, " "); got != "php artisan queue:work --name=worker-1" {
+		t.Errorf("command = %q", got)
+	}
+	if w.Stdout != "/var/log/worker_01.log" {
+		t.Errorf("stdout = %q", w.Stdout)
+	}
+	if !slices.Equal(c.Programs["web"].DependsOn, []string{"worker_00", "worker_01", "worker_02"}) {
+		t.Errorf("web depends_on = %q", c.Programs["web"].DependsOn)
+	}
+	if !c.Programs["web"].IsCritical() || c.Programs["web"].ProcessGroup != "web" {
+		t.Errorf("web = %+v", c.Programs["web"])
+	}
+	if cr := c.Programs["cron"]; cr.Schedule == "" || !slices.Equal(cr.ExitCodes, []int{0, 3}) {
+		t.Errorf("cron = %+v", cr)
+	}
+	if !slices.Equal(c.Supervisord.Files, []string{filepath.Join(dir, "worker.conf")}) {
+		t.Errorf("files = %q", c.Supervisord.Files)
+	}
+}
+
+func TestNumprocsInPhpinitYAML(t *testing.T) {
+	c, err := loadOffline(t, `
+supervisord: {include: []}
+programs:
+  q: {command: [q, "%(process_num)d"], numprocs: 2, numprocs_start: 4, process_name: "%(program_name)s-%(process_num)d"}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := sortedKeys(c.Programs); !slices.Equal(names, []string{"q-4", "q-5"}) {
+		t.Fatalf("programs = %q", names)
+	}
+	if p := c.Programs["q-5"]; p.Command[1] != "5" || p.Environment["PROCESS_NUM"] != "5" || p.NumProcs != 1 {
+		t.Errorf("q-5 = %+v", p)
+	}
+}
+
+func TestSupervisordDuplicateNames(t *testing.T) {
+	_, err, dir := loadWithSupervisord(t, "programs:\n  web: {command: [web]}\n", map[string]string{
+		"a.conf": "[program:web]\ncommand=x\n[program:w]\ncommand=y\n",
+		"b.conf": "\n[program:w]\ncommand=z\n",
+	})
+	wantProblems(t, err,
+		"programs.w: defined twice: in "+filepath.Join(dir, "a.conf")+":3 and in "+filepath.Join(dir, "b.conf")+":2",
+		"programs.web: defined twice: in "+filepath.Join(dir, "phpinit.yaml")+" and in "+filepath.Join(dir, "a.conf")+":1")
+}
+
+func TestNewProgramKeysValidated(t *testing.T) {
+	_, err := loadOffline(t, `
+supervisord: {include: []}
+programs:
+  a: {command: [a], numprocs: 0, numprocs_start: -1, exitcodes: [256], schedule: "61 * * * *"}
+  b: {command: [b], numprocs: 2, process_name: same}
+`)
+	got := problemsOf(t, err)
+	for _, w := range []string{"programs.a.numprocs: must be at least 1, got 0",
+		"programs.a.numprocs_start: must be at least 0, got -1",
+		"programs.a.exitcodes[0]: 256 is not an exit status (0 to 255)",
+		"programs.b.process_name: must contain %(process_num)d (or 02d...) when numprocs > 1"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("problems lack %q: %q", w, got)
+		}
+	}
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "programs.a.schedule: invalid cron expression") }) {
+		t.Errorf("no schedule problem: %q", got)
+	}
+}
+
+func TestSupervisordFileErrorsHaveLines(t *testing.T) {
+	_, err, dir := loadWithSupervisord(t, "", map[string]string{
+		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=NONE\numask=022\nstdout_syslog=true\n",
+	})
+	f := filepath.Join(dir, "w.conf")
+	got := err.Error()
+	for _, w := range []string{f + ":3: [program:w] stdout_logfile: NONE", f + ":4: [program:w] umask:",
+		f + ":5: [program:w] stdout_syslog: phpinit cannot send output to syslog"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("error lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestOrderByPriority(t *testing.T) {
+	c, err := loadOffline(t, `
+supervisord: {include: []}
+programs:
+  a: {command: [a], priority: 10}
+  b: {command: [b], priority: 5}
+  c: {command: [c], priority: 1, depends_on: [a]}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Order(); !slices.Equal(got, []string{"b", "a", "c"}) {
+		t.Errorf("order = %q, want [b a c]", got)
+	}
+}
