@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -47,7 +48,7 @@ func FromSupervisord(paths, environ []string) ([]*Program, []Notice, []string, e
 	res, perr := supervisord.Parse(paths, environ)
 	var errs []*FieldError
 	var me *multierror.Error
-	if multierrorAs(perr, &me) {
+	if errors.As(perr, &me) {
 		for _, e := range me.Errors {
 			se := e.(*supervisord.Error)
 			key := se.Key
@@ -85,12 +86,6 @@ func FromSupervisord(paths, environ []string) ([]*Program, []Notice, []string, e
 		out.Errors = append(out.Errors, e)
 	}
 	return progs, notices, res.Files, out
-}
-
-func multierrorAs(err error, me **multierror.Error) bool {
-	m, ok := err.(*multierror.Error)
-	*me = m
-	return ok
 }
 
 func where(file string, line int) string {
@@ -259,7 +254,7 @@ func (l *loader) readSupervisord(c *Config) {
 	progs, notices, read, err := FromSupervisord(files, l.o.Environ)
 	c.Notices, c.Supervisord.Files = append(c.Notices, notices...), read
 	var me *multierror.Error
-	if multierrorAs(err, &me) {
+	if errors.As(err, &me) {
 		for _, e := range me.Errors {
 			l.p.list = append(l.p.list, e.(*FieldError))
 		}

@@ -132,3 +132,15 @@ func nodeText(n *yaml.Node) string {
 }
 
 func comment(lines []string) string { return strings.Join(lines, "\n") }
+
+// printNotices writes what reading supervisord files found that is not an
+// error, one per line: "warning: FILE:LINE: ..." or "info: FILE:LINE: ...".
+func printNotices(w io.Writer, notices []config.Notice) {
+	for _, n := range notices {
+		level := "info"
+		if n.Level == "warn" {
+			level = "warning"
+		}
+		fmt.Fprintf(w, "%s: %s\n", level, n)
+	}
+}

@@ -96,3 +96,35 @@ func TestCheckReportsSupervisordErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPrintsSupervisordWarnings: a good supervisord file with an
+// unknown key passes `phpinit check` with a warning naming file, line and
+// key.
+func TestCheckPrintsSupervisordWarnings(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "worker.conf")
+	yml := filepath.Join(dir, "phpinit.yaml")
+	for path, b := range map[string]string{
+		conf: "[supervisord]\nnodaemon=true\n[program:worker]\ncommand=php artisan queue:work\nnumproc=3\n",
+		yml:  "supervisord: {include: ['*.conf']}\n",
+	} {
+		if err := os.WriteFile(path, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Run([]string{"check", "--offline", "--config", yml, "--print"}, &out, &errb); code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, errb.String())
+	}
+	for _, want := range []string{
+		"info: " + conf + ":1: [supervisord] section ignored",
+		"warning: " + conf + ":5: [program:worker] numproc: unknown key ignored",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if !strings.Contains(out.String(), "  worker:\n") || !strings.Contains(out.String(), "critical: false") {
+		t.Errorf("--print lacks the worker program:\n%s", out.String())
+	}
+}
