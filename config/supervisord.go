@@ -203,6 +203,7 @@ func (c *converter) sink(stream string, fd int, l supervisord.Log, size ByteSize
 	key := stream + "_logfile"
 	if l.Syslog {
 		c.fail(stream+"_syslog", "phpinit cannot send output to syslog")
+		return "inherit", size, backups
 	}
 	switch {
 	case l.File == "AUTO":

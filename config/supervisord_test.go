@@ -121,12 +121,12 @@ programs:
 
 func TestSupervisordFileErrorsHaveLines(t *testing.T) {
 	_, err, dir := loadWithSupervisord(t, "", map[string]string{
-		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=NONE\numask=022\nstdout_syslog=true\n",
+		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=NONE\numask=022\nstderr_syslog=true\n",
 	})
 	f := filepath.Join(dir, "w.conf")
 	got := err.Error()
 	for _, w := range []string{f + ":3: [program:w] stdout_logfile: NONE", f + ":4: [program:w] umask:",
-		f + ":5: [program:w] stdout_syslog: phpinit cannot send output to syslog"} {
+		f + ":5: [program:w] stderr_syslog: phpinit cannot send output to syslog"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("error lacks %q:\n%s", w, got)
 		}

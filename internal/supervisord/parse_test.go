@@ -186,3 +186,34 @@ func TestExpand(t *testing.T) {
 		t.Errorf("ExpandPerProcess = %q", got)
 	}
 }
+
+// TestParseEnvironmentFeedsExpansions: supervisord adds a program's own
+// environment= to the %(ENV_X)s of its other keys, whatever their order.
+func TestParseEnvironmentFeedsExpansions(t *testing.T) {
+	path := write(t, t.TempDir(), "a.conf", `[program:a]
+command=php %(ENV_APP)s/artisan
+directory=%(ENV_APP)s
+environment=APP="/srv/app",HOME=%(ENV_HOME)s
+stdout_logfile=Off
+stderr_logfile=auto
+`)
+	res, err := Parse([]string{path}, []string{"HOME=/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Programs[0]
+	if !slices.Equal(p.Command, []string{"php", "/srv/app/artisan"}) || p.Directory != "/srv/app" || p.Environment["HOME"] != "/root" {
+		t.Errorf("program = %+v", p)
+	}
+	if p.Stdout.File != "NONE" || p.Stderr.File != "AUTO" {
+		t.Errorf("logfiles = %q, %q; want NONE, AUTO", p.Stdout.File, p.Stderr.File)
+	}
+}
+
+func TestParseStopAsGroupNeedsKillAsGroup(t *testing.T) {
+	path := write(t, t.TempDir(), "a.conf", "[program:a]\ncommand=a\nstopasgroup=true\nkillasgroup=false\n")
+	_, err := Parse([]string{path}, nil)
+	if err == nil || err.Error() != path+":4: [program:a] killasgroup: cannot set stopasgroup=true and killasgroup=false" {
+		t.Errorf("err = %v", err)
+	}
+}

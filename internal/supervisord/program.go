@@ -2,6 +2,9 @@ package supervisord
 
 import (
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -76,8 +79,20 @@ func (p *parser) program(s *section, name string) {
 	p.errs.section = s.name
 	defer func() { p.errs.section = "" }()
 	killSet := false
-	for _, e := range s.keys {
-		v, err := p.expandIn(s, e.value)
+	// The program's environment= is read first: supervisord adds its
+	// variables to the %(ENV_X)s expansions of the other keys.
+	keys := slices.Clone(s.keys)
+	rank := func(e entry) int {
+		if e.key == "environment" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(keys, func(a, b entry) int { return rank(a) - rank(b) })
+	vars := maps.Clone(p.vars)
+	vars["here"] = filepath.Dir(s.file)
+	for _, e := range keys {
+		v, err := expand(e.value, vars)
 		if err != nil {
 			p.errs.addf(e, s.file, "%v", err)
 			continue
@@ -92,9 +107,17 @@ func (p *parser) program(s *section, name string) {
 			p.errs.addf(e, s.file, "%v", err)
 		}
 		killSet = killSet || e.key == "killasgroup"
+		if e.key == "environment" {
+			for k, v := range pr.Environment {
+				vars["ENV_"+k] = v
+			}
+		}
 	}
 	if !killSet {
 		pr.KillAsGroup = pr.StopAsGroup
+	}
+	if pr.StopAsGroup && !pr.KillAsGroup {
+		p.errs.add(s.file, pr.Lines["killasgroup"], "killasgroup", "cannot set stopasgroup=true and killasgroup=false")
 	}
 	if _, ok := s.get("command"); !ok {
 		p.errs.add(s.file, s.line, "command", "required")
@@ -183,7 +206,17 @@ func (pr *Program) set(key, v string) (err error) {
 func (l *Log) set(key, v string) (err error) {
 	switch key {
 	case "logfile":
-		l.File = v
+		// supervisord's logfile_name(): none/off, auto and syslog in any case.
+		switch strings.ToLower(v) {
+		case "none", "off":
+			l.File = "NONE"
+		case "auto":
+			l.File = "AUTO"
+		case "syslog":
+			l.File, l.Syslog = "NONE", true
+		default:
+			l.File = v
+		}
 	case "logfile_maxbytes":
 		l.MaxBytes, err = parseByteSize(v)
 	case "logfile_backups":
