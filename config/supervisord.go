@@ -235,15 +235,18 @@ func (c *converter) sink(stream string, fd int, l supervisord.Log, size ByteSize
 }
 
 // readSupervisord reads supervisord.include and merges its programs into
-// c.Programs. A name defined twice is an error naming both places.
+// c.Programs. A name defined twice is an error naming both places. Without
+// a phpinit.yaml there is nothing to read them along with: phpinit runs a
+// one-off command or nothing, and a reload (which re-reads c.File) could
+// not find them again.
 func (l *loader) readSupervisord(c *Config) {
-	if l.o.Path == "" || len(c.Supervisord.Include) == 0 {
+	if c.File == "" || len(c.Supervisord.Include) == 0 {
 		return
 	}
 	var files []string
 	for i, g := range c.Supervisord.Include {
 		if !filepath.IsAbs(g) {
-			g = filepath.Join(filepath.Dir(l.o.Path), g)
+			g = filepath.Join(filepath.Dir(c.File), g)
 		}
 		m, err := filepath.Glob(g)
 		if err != nil {
@@ -264,7 +267,7 @@ func (l *loader) readSupervisord(c *Config) {
 		if old := c.Programs[p.Name]; old != nil {
 			first := old.Source
 			if first == "" {
-				first = l.o.Path
+				first = c.File
 			}
 			l.p.list = append(l.p.list, &FieldError{File: p.Source, Key: "programs." + p.Name,
 				Msg: "defined twice: in " + first + " and in " + p.Source})

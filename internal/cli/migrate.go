@@ -63,7 +63,8 @@ func migrateSupervisord(files, environ []string) (string, error) {
 		}
 		progsNode.Content = append(progsNode.Content, key, val)
 	}
-	head := []string{"programs from " + strings.Join(files, ", ") + " (phpinit migrate supervisord)"}
+	head := []string{"programs from " + strings.Join(files, ", ") + " (phpinit migrate supervisord)",
+		"phpinit also reads such files as they are from supervisord.include (default /data/conf/supervisord/*.conf)"}
 	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
 		{Kind: yaml.ScalarNode, Value: "programs", HeadComment: comment(append(head, top...))}, progsNode,
 	}}
