@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phpinit/phpinit/config"
 )
 
 var updateGolden = flag.Bool("update-migrate", false, "rewrite testdata/migrate/*.golden")
@@ -38,6 +40,14 @@ func TestMigrateSupervisordGolden(t *testing.T) {
 			}
 			if got != string(want) {
 				t.Errorf("output differs from %s (go test -run %s -update-migrate):\n%s", golden, t.Name(), got)
+			}
+			// The output is a phpinit.yaml that loads without errors.
+			yml := filepath.Join(t.TempDir(), "phpinit.yaml")
+			if err := os.WriteFile(yml, []byte("supervisord: {include: []}\n"+out.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Load(config.Options{Path: yml, Offline: true}); err != nil {
+				t.Errorf("the output does not load:\n%v", err)
 			}
 		})
 	}
