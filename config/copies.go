@@ -103,7 +103,7 @@ func copyOf(p *Program, key string, n int) *Program {
 			tmpl = "%(program_name)s_%(process_num)02d"
 		}
 	}
-	cp.Name, cp.ProcessNum = x(tmpl), n
+	cp.Name, cp.ProcessNum, cp.CopyOf = x(tmpl), n, key
 	cp.NumProcs, cp.NumProcsStart, cp.ProcessName = 1, 0, ""
 	cp.Command = mapStrings(p.Command, x)
 	cp.Directory, cp.Stdout, cp.Stderr = x(p.Directory), x(p.Stdout), x(p.Stderr)

@@ -46,7 +46,7 @@ stdout_logfile=/var/log/worker_%(process_num)02d.log
 		t.Fatalf("programs = %q, want %q", names, want)
 	}
 	w := c.Programs["worker_01"]
-	if w.IsCritical() || w.ProcessGroup != "worker" || w.ProcessNum != 1 || w.Environment["PROCESS_NUM"] != "1" ||
+	if w.IsCritical() || w.ProcessGroup != "worker" || w.CopyOf != "worker" || w.ProcessNum != 1 || w.Environment["PROCESS_NUM"] != "1" ||
 		w.Autorestart != "unexpected" || w.Retries() != 3 || w.StopSignal.String() != "TERM" ||
 		w.Source != filepath.Join(dir, "worker.conf")+":1" {
 		t.Errorf("worker_01 = %+v", w)
@@ -146,5 +146,25 @@ programs:
 	}
 	if got := c.Order(); !slices.Equal(got, []string{"b", "a", "c"}) {
 		t.Errorf("order = %q, want [b a c]", got)
+	}
+}
+
+// TestSupervisordGroupNamesCopies: [group:x] is the group of every copy,
+// and %(group_name)s expands to it; CopyOf keeps the program key.
+func TestSupervisordGroupNamesCopies(t *testing.T) {
+	c, err, _ := loadWithSupervisord(t, "", map[string]string{
+		"a.conf": "[group:queues]\nprograms=mail,jobs\n",
+		"b.conf": "[program:mail]\ncommand=php artisan queue:work --name=%(group_name)s\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\n" +
+			"[program:jobs]\ncommand=jobs\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Programs["mail_1"]
+	if m == nil || m.ProcessGroup != "queues" || m.CopyOf != "mail" || m.Command[3] != "--name=queues" {
+		t.Fatalf("mail_1 = %+v", m)
+	}
+	if j := c.Programs["jobs"]; j == nil || j.ProcessGroup != "queues" || j.CopyOf != "" {
+		t.Errorf("jobs = %+v", j)
 	}
 }

@@ -166,6 +166,9 @@ type Program struct {
 	// supervisord [group:x] that lists the program, else the program's
 	// key. Filled by Load.
 	ProcessGroup string `mapstructure:"-" yaml:"-" json:"-"`
+	// CopyOf is the program key a copy was made from ("worker" for
+	// worker_00); "" for a program without copies. Filled by Load.
+	CopyOf string `mapstructure:"-" yaml:"-" json:"-"`
 	// ProcessNum is this copy's process_num (PROCESS_NUM in its
 	// environment); 0 for a program that has no copies. Filled by Load.
 	ProcessNum int `mapstructure:"-" yaml:"-" json:"-"`
