@@ -30,6 +30,7 @@ autorestart=true
 [program:crasher]
 command=sh -c 'exit 3'
 startretries=1
+bogus_key=1
 `
 	if err := os.WriteFile(st.path("supervisord/worker.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -39,6 +40,7 @@ startretries=1
 		p.waitOutput(fmt.Sprintf("worker %d has PROCESS_NUM=%d", n, n), 30*time.Second)
 	}
 	p.waitOutput("gave up", 30*time.Second)
+	p.waitOutput(`msg="supervisord file: unknown key ignored" at=`+st.path("supervisord/worker.conf")+":11 program=crasher key=bogus_key", 5*time.Second)
 	want := map[string]string{"worker_00": "RUNNING", "worker_01": "RUNNING", "worker_02": "RUNNING", "crasher": "FATAL"}
 	var out string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
