@@ -90,3 +90,60 @@ func TestCheckSupervisordFile(t *testing.T) {
 		t.Errorf("check: exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestSupervisordNumprocsReload: raising numprocs in a supervisord file
+// then a config reload (here: an edit of phpinit.yaml, which is watched)
+// starts only the new copy; the running ones keep their pid.
+func TestSupervisordNumprocsReload(t *testing.T) {
+	needStack(t)
+	st := newSite(t, site{NoStack: true, ExtraYAML: "supervisord: {include: [supervisord/*.conf]}"})
+	if err := os.MkdirAll(st.path("supervisord"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(n int) {
+		body := fmt.Sprintf("[program:worker]\ncommand=sleep 1000\nnumprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)02d\nstartsecs=0\n", n)
+		if err := os.WriteFile(st.path("supervisord/worker.conf"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf(2)
+	p := startPID1(t, "run", "--config", st.config())
+	before := waitStatus(t, st, map[string]string{"worker_00": "RUNNING", "worker_01": "RUNNING"})
+	conf(3)
+	f, err := os.OpenFile(st.config(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("# edited\n")
+	f.Close()
+	p.waitOutput(`msg="config reloaded" added=[worker_02] removed=[] changed=[]`, 30*time.Second)
+	after := waitStatus(t, st, map[string]string{"worker_00": "RUNNING", "worker_01": "RUNNING", "worker_02": "RUNNING"})
+	for _, name := range []string{"worker_00", "worker_01"} {
+		if before[name] != after[name] {
+			t.Errorf("%s restarted by the reload: pid %s, then %s", name, before[name], after[name])
+		}
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait(30 * time.Second)
+}
+
+// waitStatus polls `ctl status` until each program is in its state and
+// returns each program's pid field.
+func waitStatus(t *testing.T, st *site, want map[string]string) map[string]string {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _ = runPhpinit(t, "ctl", "--socket", st.path("run/phpinit.sock"), "status")
+		if statusIs(out, want) {
+			pids := map[string]string{}
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) >= 4 {
+					pids[f[0]] = f[3]
+				}
+			}
+			return pids
+		}
+	}
+	t.Fatalf("status is not %v:\n%s", want, out)
+	return nil
+}
