@@ -90,7 +90,8 @@ type Program struct {
 	// starts; this one is stopped before them.
 	DependsOn []string `mapstructure:"depends_on" yaml:"depends_on" json:"depends_on"`
 	// Critical: when the program goes FATAL, phpinit stops everything and
-	// exits non-zero. Default true.
+	// exits non-zero. Default true in phpinit.yaml (its programs are the
+	// web stack); false for programs from supervisord files.
 	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
 	// Autorestart is always (default), on-failure or never.
 	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
