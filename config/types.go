@@ -93,7 +93,9 @@ type Program struct {
 	// exits non-zero. Default true in phpinit.yaml (its programs are the
 	// web stack); false for programs from supervisord files.
 	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
-	// Autorestart is always (default), on-failure or never.
+	// Autorestart is always (default), on-failure, never, or unexpected
+	// (restart unless the exit status is in ExitCodes; the default for
+	// programs from supervisord files, as in supervisord).
 	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
 	// StartSeconds is how long it must stay up to count as started
 	// (when it has no readiness probe); default 1s.
