@@ -40,11 +40,21 @@ func (n Notice) String() string {
 	return s + n.Msg
 }
 
-// FromSupervisord reads supervisord files (following [include] files=)
-// and returns their programs in phpinit's terms, before numprocs copies
-// are made, in file order. environ gives %(ENV_X)s. The error is nil or a
-// *multierror.Error of *FieldError whose File is "FILE:LINE".
-func FromSupervisord(paths, environ []string) ([]*Program, []Notice, []string, error) {
+// Imported is what FromSupervisord read.
+type Imported struct {
+	// Programs in phpinit's terms, before numprocs copies are made, in
+	// file order.
+	Programs []*Program
+	// Notices are ignored sections and keys, and unknown keys.
+	Notices []Notice
+	// Files are every file read, includes included.
+	Files []string
+}
+
+// FromSupervisord reads supervisord files (following [include] files=);
+// environ gives %(ENV_X)s. The error is nil or a *multierror.Error of
+// *FieldError whose File is "FILE:LINE".
+func FromSupervisord(paths, environ []string) (*Imported, error) {
 	res, perr := supervisord.Parse(paths, environ)
 	var errs []*FieldError
 	var me *multierror.Error
@@ -71,21 +81,22 @@ func FromSupervisord(paths, environ []string) ([]*Program, []Notice, []string, e
 		notices = append(notices, Notice{Level: n.Level, Where: where(n.File, n.Line),
 			Program: prog, Key: n.Key, Msg: msg})
 	}
-	var progs []*Program
+	im := &Imported{Files: res.Files}
 	for _, sp := range res.Programs {
 		c := &converter{sp: sp}
-		progs = append(progs, c.program())
+		im.Programs = append(im.Programs, c.program())
 		errs = append(errs, c.errs...)
 		notices = append(notices, c.notices...)
 	}
+	im.Notices = notices
 	if len(errs) == 0 {
-		return progs, notices, res.Files, nil
+		return im, nil
 	}
 	out := &multierror.Error{ErrorFormat: lines}
 	for _, e := range errs {
 		out.Errors = append(out.Errors, e)
 	}
-	return progs, notices, res.Files, out
+	return im, out
 }
 
 func where(file string, line int) string {
@@ -255,15 +266,15 @@ func (l *loader) readSupervisord(c *Config) {
 		slices.Sort(m)
 		files = append(files, m...)
 	}
-	progs, notices, read, err := FromSupervisord(files, l.o.Environ)
-	c.Notices, c.Supervisord.Files = append(c.Notices, notices...), read
+	im, err := FromSupervisord(files, l.o.Environ)
+	c.Notices, c.Supervisord.Files = append(c.Notices, im.Notices...), im.Files
 	var me *multierror.Error
 	if errors.As(err, &me) {
 		for _, e := range me.Errors {
 			l.p.list = append(l.p.list, e.(*FieldError))
 		}
 	}
-	for _, p := range progs {
+	for _, p := range im.Programs {
 		if old := c.Programs[p.Name]; old != nil {
 			first := old.Source
 			if first == "" {

@@ -43,13 +43,13 @@ that was dropped or mapped loosely, and why. Errors go to stderr (exit 1).`,
 
 // migrateSupervisord renders the programs of files as phpinit.yaml.
 func migrateSupervisord(files, environ []string) (string, error) {
-	progs, notices, _, err := config.FromSupervisord(files, environ)
+	im, err := config.FromSupervisord(files, environ)
 	if err != nil {
 		return "", err
 	}
 	byProgram := map[string][]string{}
 	var top []string
-	for _, n := range notices {
+	for _, n := range im.Notices {
 		text := noticeComment(n)
 		if n.Program == "" {
 			top = append(top, n.Where+": "+text)
@@ -58,7 +58,7 @@ func migrateSupervisord(files, environ []string) (string, error) {
 		byProgram[n.Program] = append(byProgram[n.Program], text)
 	}
 	progsNode := &yaml.Node{Kind: yaml.MappingNode}
-	for _, p := range progs {
+	for _, p := range im.Programs {
 		key, val, err := programNode(p, byProgram[p.Name])
 		if err != nil {
 			return "", err
