@@ -82,11 +82,18 @@ func FromSupervisord(paths, environ []string) (*Imported, error) {
 			Program: prog, Key: n.Key, Msg: msg})
 	}
 	im := &Imported{Files: res.Files}
+	seen := map[string]string{}
 	for _, sp := range res.Programs {
 		c := &converter{sp: sp}
-		im.Programs = append(im.Programs, c.program())
+		p := c.program()
 		errs = append(errs, c.errs...)
 		notices = append(notices, c.notices...)
+		if first, ok := seen[p.Name]; ok {
+			errs = append(errs, definedTwice(p, first))
+			continue
+		}
+		seen[p.Name] = p.Source
+		im.Programs = append(im.Programs, p)
 	}
 	im.Notices = notices
 	if len(errs) == 0 {
@@ -280,12 +287,17 @@ func (l *loader) readSupervisord(c *Config) {
 			if first == "" {
 				first = c.File
 			}
-			l.p.list = append(l.p.list, &FieldError{File: p.Source, Key: "programs." + p.Name,
-				Msg: "defined twice: in " + first + " and in " + p.Source})
+			l.p.list = append(l.p.list, definedTwice(p, first))
 			continue
 		}
 		c.Programs[p.Name] = p
 	}
+}
+
+// definedTwice is the error for p, from a supervisord file, whose name is
+// already defined at first.
+func definedTwice(p *Program, first string) *FieldError {
+	return &FieldError{File: p.Source, Key: "programs." + p.Name, Msg: "defined twice: in " + first + " and in " + p.Source}
 }
 
 // DefaultProgram is what phpinit.yaml gives a program that sets only its

@@ -138,3 +138,17 @@ func TestCheckPrintsSupervisordWarnings(t *testing.T) {
 		t.Errorf("--print lacks the worker program:\n%s", out.String())
 	}
 }
+
+func TestMigrateSupervisordDuplicateName(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.conf"), filepath.Join(dir, "b.conf")
+	os.WriteFile(a, []byte("[program:w]\ncommand=a\n"), 0o644)
+	os.WriteFile(b, []byte("[program:w]\ncommand=b\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := Run([]string{"migrate", "supervisord", a, b}, &out, &errb); code != ExitFailed {
+		t.Fatalf("exit %d, want %d", code, ExitFailed)
+	}
+	if want := b + ":1: programs.w: defined twice: in " + a + ":1 and in " + b + ":1"; !strings.Contains(errb.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+	}
+}
