@@ -266,11 +266,10 @@ func (l *loader) readSupervisord(c *Config) {
 		if !filepath.IsAbs(g) {
 			g = filepath.Join(filepath.Dir(c.File), g)
 		}
-		m, err := filepath.Glob(g)
+		m, err := supervisord.Glob(g)
 		if err != nil {
 			l.p.add(fmt.Sprintf("supervisord.include[%d]", i), fmt.Sprintf("bad glob %q", g))
 		}
-		slices.Sort(m)
 		files = append(files, m...)
 	}
 	im, err := FromSupervisord(files, l.o.Environ)

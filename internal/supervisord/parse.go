@@ -111,7 +111,7 @@ func (p *parser) include(s *section) {
 			if !filepath.IsAbs(glob) {
 				glob = filepath.Join(filepath.Dir(s.file), glob)
 			}
-			matches, err := filepath.Glob(glob)
+			matches, err := Glob(glob)
 			if err != nil {
 				p.errs.addf(e, s.file, "bad glob %q", glob)
 				continue
@@ -197,4 +197,28 @@ func unwrapPath(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// Glob is filepath.Glob as Python's glob (which supervisord uses) matches:
+// a wildcard does not match a leading ".", so "*" skips Kubernetes'
+// ..data and ..TIMESTAMP entries. Directories are left out; the matches
+// are sorted.
+func Glob(pattern string) ([]string, error) {
+	all, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	dotted := strings.HasPrefix(filepath.Base(pattern), ".")
+	var out []string
+	for _, m := range all {
+		if strings.HasPrefix(filepath.Base(m), ".") && !dotted {
+			continue
+		}
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out, nil
 }

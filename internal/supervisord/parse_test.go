@@ -217,3 +217,21 @@ func TestParseStopAsGroupNeedsKillAsGroup(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestGlobLikePython: "*" skips dot entries (Kubernetes' ..data) and
+// directories.
+func TestGlobLikePython(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "worker.conf", "")
+	write(t, dir, ".hidden.conf", "")
+	write(t, dir, "..data/worker.conf", "")
+	write(t, dir, "sub.conf/x", "")
+	got, err := Glob(filepath.Join(dir, "*"))
+	if err != nil || !slices.Equal(got, []string{filepath.Join(dir, "worker.conf")}) {
+		t.Errorf("Glob(*) = %q, %v", got, err)
+	}
+	got, _ = Glob(filepath.Join(dir, ".*.conf"))
+	if !slices.Equal(got, []string{filepath.Join(dir, ".hidden.conf")}) {
+		t.Errorf("Glob(.*.conf) = %q", got)
+	}
+}
