@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +167,72 @@ func TestSupervisordGroupNamesCopies(t *testing.T) {
 	}
 	if j := c.Programs["jobs"]; j == nil || j.ProcessGroup != "queues" || j.CopyOf != "" {
 		t.Errorf("jobs = %+v", j)
+	}
+}
+
+// TestSupervisordLogfiles maps stdout_logfile/stderr_logfile onto sinks.
+func TestSupervisordLogfiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "l.conf")
+	body := `[program:a]
+command=a
+stdout_logfile=/dev/fd/1
+stderr_logfile=/proc/self/fd/2
+[program:b]
+command=b
+stdout_logfile=/dev/stderr
+stderr_logfile=/var/log/b.err
+stderr_logfile_maxbytes=0
+stderr_logfile_backups=2
+[program:c]
+command=c
+stdout_logfile=/var/log/c.log
+stdout_logfile_maxbytes=1KB
+redirect_stderr=true
+stderr_logfile=/var/log/ignored.log
+[program:d]
+command=d
+stdout_logfile=relative.log
+stderr_logfile=/dev/tty
+`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	im, err := FromSupervisord([]string{path}, nil)
+	got := map[string][2]string{}
+	for _, p := range im.Programs {
+		got[p.Name] = [2]string{p.Stdout, p.Stderr}
+	}
+	want := map[string][2]string{
+		"a": {"inherit", "inherit"}, "b": {"inherit", "/var/log/b.err"},
+		"c": {"/var/log/c.log", "/var/log/c.log"}, "d": {"inherit", "inherit"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sinks = %v, want %v", got, want)
+	}
+	if c := im.Programs[2]; c.StdoutMaxSize != 1024 || c.StderrMaxSize != 1024 {
+		t.Errorf("c sizes = %v, %v; want 1KiB", c.StdoutMaxSize, c.StderrMaxSize)
+	}
+	if b := im.Programs[1]; b.StderrMaxSize != 10<<20 || b.StderrBackups != 2 {
+		t.Errorf("b stderr size %v backups %d; want 10MiB, 2", b.StderrMaxSize, b.StderrBackups)
+	}
+	var notes []string
+	for _, n := range im.Notices {
+		notes = append(notes, n.String())
+	}
+	for _, w := range []string{
+		path + ":7: [program:b] stdout_logfile: /dev/stderr becomes inherit: output goes to phpinit's stdout",
+		path + ":9: [program:b] stderr_logfile_maxbytes: 0 (never rotate) is not supported",
+		path + ":16: [program:c] stderr_logfile: ignored: redirect_stderr is true",
+	} {
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, w) }) {
+			t.Errorf("notices lack %q: %q", w, notes)
+		}
+	}
+	for _, w := range []string{path + `:19: [program:d] stdout_logfile: "relative.log" is not an absolute path`,
+		path + `:20: [program:d] stderr_logfile: "/dev/tty" is not supported`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
 	}
 }
