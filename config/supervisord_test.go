@@ -236,3 +236,35 @@ stderr_logfile=/dev/tty
 		}
 	}
 }
+
+// TestCopiesRoundTrip: `check --print` of a config with copies loads back
+// to the same programs.
+func TestCopiesRoundTrip(t *testing.T) {
+	c, err := loadOffline(t, `
+supervisord: {include: []}
+programs:
+  q: {command: [q, "%(process_num)d"], numprocs: 2}
+  web: {command: [web], depends_on: [q]}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := loadOffline(t, string(out))
+	if err != nil {
+		t.Fatalf("reload of\n%s\n: %v", out, err)
+	}
+	for name, p := range c.Programs {
+		q := again.Programs[name]
+		if q == nil || !slices.Equal(p.Command, q.Command) || !slices.Equal(p.DependsOn, q.DependsOn) ||
+			!reflect.DeepEqual(p.Environment, q.Environment) {
+			t.Errorf("%s: %+v, then %+v", name, p, q)
+		}
+	}
+	if len(again.Programs) != len(c.Programs) {
+		t.Errorf("programs %v, then %v", sortedKeys(c.Programs), sortedKeys(again.Programs))
+	}
+}
