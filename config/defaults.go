@@ -21,17 +21,18 @@ func Defaults() *Config {
 			Timeout: 60 * time.Second,
 			OnError: "abort",
 		},
-		Shutdown: Shutdown{Grace: 9 * time.Second},
-		Programs: map[string]*Program{},
-		Watch:    Watch{Debounce: 500 * time.Millisecond},
-		Control:  Control{Socket: "/run/phpinit/phpinit.sock"},
-		HTTP:     HTTP{Listen: ":9180", MaxConnections: 64},
+		Shutdown:    Shutdown{Grace: 9 * time.Second},
+		Programs:    map[string]*Program{},
+		Watch:       Watch{Debounce: 500 * time.Millisecond},
+		Control:     Control{Socket: "/run/phpinit/phpinit.sock"},
+		HTTP:        HTTP{Listen: ":9180", MaxConnections: 64},
+		Supervisord: Supervisord{Include: []string{"/data/conf/supervisord/*.conf"}},
 	}
 }
 
 // defaultProgram is what a program gets for every key it leaves out.
 func defaultProgram(name string) *Program {
-	critical, retries := true, 5
+	critical, retries, autostart := true, 5, true
 	return &Program{
 		Name:          name,
 		Critical:      &critical,
@@ -47,6 +48,9 @@ func defaultProgram(name string) *Program {
 		StderrMaxSize: 10 << 20,
 		StdoutBackups: 5,
 		StderrBackups: 5,
+		NumProcs:      1,
+		ExitCodes:     []int{0},
+		Autostart:     &autostart,
 	}
 }
 

@@ -48,6 +48,7 @@ func (hostSystem) LookupGroup(s string) (*user.Group, error) {
 func (l *loader) checkHost(c *Config) {
 	for _, name := range sortedKeys(c.Programs) {
 		p, key := c.Programs[name], "programs."+name
+		restore := l.p.at(p.Source)
 		l.checkUser(key, p)
 		l.checkGroup(key, p)
 		path := l.searchPath(p)
@@ -59,6 +60,7 @@ func (l *loader) checkHost(c *Config) {
 		if p.Live != nil {
 			l.checkCommand(key+".live.exec", p.Live.Exec, p.Directory, path)
 		}
+		restore()
 	}
 }
 

@@ -67,11 +67,13 @@ func (l *loader) load() *Config {
 	l.p.fromEnv = applyEnv(raw, l.o.Environ)
 	c := l.decodeConfig(raw)
 	c.File = file
+	l.readSupervisord(c)
 	fillDerived(c)
 	l.validate(c)
 	if !l.o.Offline {
 		l.checkHost(c)
 	}
+	l.expandCopies(c)
 	return c
 }
 

@@ -66,13 +66,14 @@ func TestLoadNoFileIsDefaults(t *testing.T) {
 		t.Errorf("Programs = %v, want empty", d.Programs)
 	}
 	want := &Config{
-		Log:      Log{Format: "text", Level: "info"},
-		Hooks:    Hooks{Script: "/data/script/script.sh", Dir: "/data/script/init.d", Timeout: time.Minute, OnError: "abort"},
-		Shutdown: Shutdown{Grace: 9 * time.Second},
-		Programs: map[string]*Program{},
-		Watch:    Watch{Debounce: 500 * time.Millisecond},
-		Control:  Control{Socket: "/run/phpinit/phpinit.sock"},
-		HTTP:     HTTP{Listen: ":9180", MaxConnections: 64},
+		Log:         Log{Format: "text", Level: "info"},
+		Hooks:       Hooks{Script: "/data/script/script.sh", Dir: "/data/script/init.d", Timeout: time.Minute, OnError: "abort"},
+		Shutdown:    Shutdown{Grace: 9 * time.Second},
+		Programs:    map[string]*Program{},
+		Watch:       Watch{Debounce: 500 * time.Millisecond},
+		Control:     Control{Socket: "/run/phpinit/phpinit.sock"},
+		HTTP:        HTTP{Listen: ":9180", MaxConnections: 64},
+		Supervisord: Supervisord{Include: []string{"/data/conf/supervisord/*.conf"}},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Defaults() = %+v", d)
@@ -100,6 +101,7 @@ programs:
 		StopSignal: Signal(syscall.SIGQUIT), StopTimeout: 8 * time.Second, OnChange: "restart",
 		Stdout: "inherit", Stderr: "inherit", StdoutMaxSize: 10 << 20, StderrMaxSize: 10 << 20,
 		StdoutBackups: 5, StderrBackups: 5,
+		NumProcs: 1, ExitCodes: []int{0}, Autostart: ptr(true), ProcessGroup: "web",
 		Ready: &Probe{FastCGI: "unix:///run/web.sock", Path: "/ping", Interval: time.Second,
 			Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1},
 		Live: &Probe{HTTP: "http://localhost/", ExpectStatus: 200, Interval: 10 * time.Second,

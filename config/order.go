@@ -9,11 +9,12 @@ import (
 )
 
 // Order lists the program names in start order: every program after the
-// programs it depends on, ties broken by name. Stop in reverse. It is only
+// programs it depends on, ties broken by priority, then name. Stop in reverse. It is only
 // meaningful for a config that Load returned without cycle errors; programs
 // on a cycle come last, by name.
 func (c *Config) Order() []string {
 	names := sortedKeys(c.Programs)
+	slices.SortStableFunc(names, func(a, b string) int { return c.Programs[a].Priority - c.Programs[b].Priority })
 	done := make(map[string]bool, len(names))
 	order := make([]string, 0, len(names))
 	for len(order) < len(names) {

@@ -23,6 +23,11 @@ type Config struct {
 	Control  Control             `mapstructure:"control" yaml:"control" json:"control"`
 	HTTP     HTTP                `mapstructure:"http" yaml:"http" json:"http"`
 	Metrics  Metrics             `mapstructure:"metrics" yaml:"metrics" json:"metrics"`
+
+	Supervisord Supervisord `mapstructure:"supervisord" yaml:"supervisord" json:"supervisord"`
+	// Notices are what reading supervisord files found that is not an
+	// error: ignored sections and keys (info), unknown keys (warn).
+	Notices []Notice `mapstructure:"-" yaml:"-" json:"-"`
 }
 
 // Log configures phpinit's own log (on stderr).
@@ -85,9 +90,12 @@ type Program struct {
 	// starts; this one is stopped before them.
 	DependsOn []string `mapstructure:"depends_on" yaml:"depends_on" json:"depends_on"`
 	// Critical: when the program goes FATAL, phpinit stops everything and
-	// exits non-zero. Default true.
+	// exits non-zero. Default true in phpinit.yaml (its programs are the
+	// web stack); false for programs from supervisord files.
 	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
-	// Autorestart is always (default), on-failure or never.
+	// Autorestart is always (default), on-failure, never, or unexpected
+	// (restart unless the exit status is in ExitCodes; the default for
+	// programs from supervisord files, as in supervisord).
 	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
 	// StartSeconds is how long it must stay up to count as started
 	// (when it has no readiness probe); default 1s.
@@ -132,6 +140,57 @@ type Program struct {
 	Ready *Probe `mapstructure:"ready" yaml:"ready,omitempty" json:"ready,omitempty"`
 	// Live is the liveness probe; nil means none.
 	Live *Probe `mapstructure:"live" yaml:"live,omitempty" json:"live,omitempty"`
+
+	// NumProcs is how many copies run; default 1. Load replaces a program
+	// with numprocs > 1 by its copies (see ProcessName).
+	NumProcs int `mapstructure:"numprocs" yaml:"numprocs" json:"numprocs"`
+	// NumProcsStart is the first copy's process_num; default 0.
+	NumProcsStart int `mapstructure:"numprocs_start" yaml:"numprocs_start" json:"numprocs_start"`
+	// ProcessName names each copy, with supervisord's expansions
+	// %(program_name)s, %(process_num)d (or 02d...), %(group_name)s and
+	// %(numprocs)d; "" means "%(program_name)s_%(process_num)02d" when
+	// NumProcs > 1, else the program's name.
+	ProcessName string `mapstructure:"process_name" yaml:"process_name,omitempty" json:"process_name,omitempty"`
+	// ExitCodes are the expected exit statuses for autorestart
+	// unexpected; default [0].
+	ExitCodes []int `mapstructure:"exitcodes" yaml:"exitcodes" json:"exitcodes"`
+	// Autostart false means the program starts only on `phpinit ctl
+	// start`; default true.
+	Autostart *bool `mapstructure:"autostart" yaml:"autostart" json:"autostart"`
+	// Schedule is a cron expression (5 fields, @hourly, @every 30s), with
+	// an optional CRON_TZ=Zone or TZ=Zone prefix; "" means the program
+	// runs all the time.
+	Schedule string `mapstructure:"schedule" yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Priority orders starts among programs that do not depend on each
+	// other: lower first, then by name; default 0 (supervisord files: 999).
+	Priority int `mapstructure:"priority" yaml:"priority" json:"priority"`
+
+	// ProcessGroup is the name ctl addresses a set of copies by: the
+	// supervisord [group:x] that lists the program, else the program's
+	// key. Filled by Load.
+	ProcessGroup string `mapstructure:"-" yaml:"-" json:"-"`
+	// CopyOf is the program key a copy was made from ("worker" for
+	// worker_00); "" for a program without copies. Filled by Load.
+	CopyOf string `mapstructure:"-" yaml:"-" json:"-"`
+	// ProcessNum is this copy's process_num (PROCESS_NUM in its
+	// environment); 0 for a program that has no copies. Filled by Load.
+	ProcessNum int `mapstructure:"-" yaml:"-" json:"-"`
+	// Source is "FILE:LINE" of the [program:x] section a program came
+	// from; "" for phpinit.yaml. Filled by Load.
+	Source string `mapstructure:"-" yaml:"-" json:"-"`
+}
+
+// IsAutostart reports Autostart with its default (true).
+func (p *Program) IsAutostart() bool { return p.Autostart == nil || *p.Autostart }
+
+// Supervisord is where phpinit reads supervisord's own config files.
+type Supervisord struct {
+	// Include lists globs of supervisord files (relative ones to the
+	// directory of phpinit.yaml); their [program:x] become programs.
+	// Default ["/data/conf/supervisord/*.conf"]; [] reads none.
+	Include []string `mapstructure:"include" yaml:"include" json:"include"`
+	// Files are the files read, includes included. Filled by Load.
+	Files []string `mapstructure:"-" yaml:"-" json:"-"`
 }
 
 // IsCritical reports Critical with its default (true).

@@ -54,11 +54,12 @@ func (l *loader) validate(c *Config) {
 
 func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	key := "programs." + name
+	defer l.p.at(p.Source)()
 	if !programName.MatchString(name) {
 		l.p.add(key, `invalid program name: use letters, digits, "_", "." and "-", starting with a letter or digit`)
 	}
 	l.argv(key+".command", p.Command, true)
-	l.oneOf(key+".autorestart", p.Autorestart, "always", "on-failure", "never")
+	l.oneOf(key+".autorestart", p.Autorestart, "always", "on-failure", "never", "unexpected")
 	l.oneOf(key+".on_change", p.OnChange, "reload", "restart")
 	if p.OnChange == "reload" && p.ReloadSignal == 0 {
 		l.p.add(key+".on_change", "on_change reload needs reload_signal")
@@ -80,6 +81,7 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	l.count(key+".stdout_backups", p.StdoutBackups, 0)
 	l.count(key+".stderr_backups", p.StderrBackups, 0)
 	l.programLists(c, name, p)
+	l.validateCopies(key, p)
 	l.probe(key+".ready", p.Ready)
 	l.probe(key+".live", p.Live)
 }

@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 		{"command null program", "programs: {web: }", []string{`programs.web.command: required`}},
 		{"command empty argv0", `programs: {web: {command: [""]}}`, []string{`programs.web.command: argv[0] is empty`}},
 		{"autorestart", "programs: {web: {command: [w], autorestart: sometimes}}", []string{
-			`programs.web.autorestart: "sometimes" is not always, on-failure or never`}},
+			`programs.web.autorestart: "sometimes" is not always, on-failure, never or unexpected`}},
 		{"on_change", "programs: {web: {command: [w], on_change: rebuild}}", []string{
 			`programs.web.on_change: "rebuild" is not reload or restart`}},
 		{"on_change reload", "programs: {web: {command: [w], on_change: reload}}", []string{
@@ -125,7 +125,7 @@ programs:
 `)
 	wantProblems(t, err,
 		`log.level: "loud" is not debug, info, warn or error`,
-		`programs.nginx.autorestart: "maybe" is not always, on-failure or never`,
+		`programs.nginx.autorestart: "maybe" is not always, on-failure, never or unexpected`,
 		`programs.nginx.ready.tcp: "nowhere" is not host:port`,
 	)
 }

@@ -102,6 +102,7 @@ func (a *App) startAdapters(res *hooks.Result) error {
 		a.httpSrv, err = healthcheck.NewServer(healthcheck.ServerOptions{
 			Listen:          a.cfg.HTTP.Listen,
 			EnableLifecycle: a.cfg.HTTP.EnableLifecycle,
+			MaxConnections:  a.cfg.HTTP.MaxConnections,
 			Source:          &source{a, FromHTTP},
 			Metrics:         a.cfg.Metrics,
 			LogDrops:        a.hub.Dropped,

@@ -21,6 +21,7 @@ func newCheckCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file, _ := config.Lookup(path, getenv)
 			cfg, err := config.Load(config.Options{Path: file, Environ: os.Environ(), Offline: offline})
+			printNotices(cmd.ErrOrStderr(), cfg.Notices)
 			if err != nil {
 				printConfigErrors(cmd.ErrOrStderr(), err)
 				return exitWith(ExitFailed, nil)

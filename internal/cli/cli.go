@@ -97,6 +97,7 @@ command, it runs them as a one-off command after the hooks.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(), newCheckCmd(), newVersionCmd())
+	root.AddCommand(newMigrateCmd())
 	root.AddCommand(extraCommands()...)
 	return root
 }

@@ -55,6 +55,7 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	hub, logOut := newHub(stdout, stderr)
 	logger := newLogger(logOut, cfg.Log)
 	hub.SetLogger(logger)
+	logNotices(logger, cfg.Notices)
 
 	// Stop signals during the hooks cancel them; the supervisor registers
 	// its own later. Registering here also keeps the Go runtime from
