@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +53,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
 	hub, logOut := newHub(stdout, stderr)
+	// Own log lines are queued (logsink.Hub.Stderr): write what is left,
+	// but never wait long on a stalled destination.
+	defer hub.Flush(500 * time.Millisecond)
 	logger := newLogger(logOut, cfg.Log)
 	hub.SetLogger(logger)
 

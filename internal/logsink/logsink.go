@@ -48,10 +48,15 @@ type Hub struct {
 	// out and errs are the shared destinations of piped sinks.
 	out, errs *dest
 	logger    atomic.Pointer[slog.Logger]
-	// now stamps JSON lines; logEvery rate-limits drop warnings. Both are
-	// fields so tests can replace them.
-	now      func() time.Time
-	logEvery time.Duration
+	// now stamps JSON lines; logEvery rate-limits drop warnings;
+	// partialQuiet is how long a line without newline waits for its rest.
+	// All are fields so tests can replace them.
+	now          func() time.Time
+	logEvery     time.Duration
+	partialQuiet time.Duration
+
+	// ownOut and ownErr carry phpinit's own log and the hooks' output.
+	ownOut, ownErr *ownWriter
 
 	mu     sync.Mutex
 	files  map[string]*dest // by cleaned path; see openFile
@@ -68,6 +73,7 @@ func NewHub(stdout, stderr *os.File, logger *slog.Logger) *Hub {
 		// one lock, or a long stdout line could take a stderr line inside
 		// it (a write(2) larger than PIPE_BUF is not atomic).
 		h.errs = h.out
+		h.ownErr.dst = h.out
 	}
 	return h
 }
@@ -84,6 +90,9 @@ func newHub(stdout, stderr *os.File, out, errs io.Writer, logger *slog.Logger) *
 		files:    make(map[string]*dest),
 		counts:   make(map[key]*counts),
 	}
+	h.partialQuiet = partialQuiet
+	h.ownOut = h.newOwnWriter("stdout", h.out)
+	h.ownErr = h.newOwnWriter("stderr", h.errs)
 	h.SetLogger(logger)
 	return h
 }
@@ -99,19 +108,15 @@ func (h *Hub) SetLogger(l *slog.Logger) {
 
 func (h *Hub) log() *slog.Logger { return h.logger.Load() }
 
-// Stdout and Stderr are writers to phpinit's own stdout and stderr that
-// take the same lock as the piped sinks, so phpinit's log lines and the
-// hooks' output never land inside a program's long line.
-func (h *Hub) Stdout() io.Writer { return lockedWriter{h.out} }
-func (h *Hub) Stderr() io.Writer { return lockedWriter{h.errs} }
-
-type lockedWriter struct{ d *dest }
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.d.mu.Lock()
-	defer l.d.mu.Unlock()
-	return l.d.w.Write(p)
-}
+// Stdout and Stderr are writers to phpinit's own stdout and stderr, for
+// phpinit's log and the hooks' output. They never block: each Write is
+// queued whole (a bounded queue) and written by a goroutine under the same
+// lock as the piped sinks, so a log line never lands inside a program's
+// long line. When the destination stalls (a log driver that stopped
+// reading), writes are dropped and counted as program "phpinit", so the
+// supervision loop never waits on its own log. Flush before exiting.
+func (h *Hub) Stdout() io.Writer { return h.ownOut }
+func (h *Hub) Stderr() io.Writer { return h.ownErr }
 
 // Spec says where one stream of one program goes.
 type Spec struct {
