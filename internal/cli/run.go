@@ -47,6 +47,8 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		Path:         file,
 		AllowMissing: oneShot || !explicit,
 		Environ:      os.Environ(),
+		// One-off commands need no programs.
+		RequirePrograms: !oneShot,
 	})
 	if err != nil {
 		printConfigErrors(stderr, err)
