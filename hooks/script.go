@@ -31,15 +31,19 @@ import (
 //     script's own `set -e`, ends the shell and so fails the hook.
 //   - `trap - EXIT`: a script's exit trap ran when start.sh ended, at
 //     container stop, never right after sourcing.
-//   - `env -0` (coreutils; an env without -0 fails) prints the exports.
+//   - `env -0` (coreutils; an env without -0 fails) prints the exports. It
+//     fails with 126 (E2BIG) when an exported value is over MAX_ARG_STRLEN;
+//     bash then lists them itself (bashFallback) and capture names the
+//     variable, dash can only say so (noEnv).
 //     /proc/$$/environ would not do: it is the environment the shell started
 //     with, before any export.
 const sourceWrapper = `{ . "$0"; } 3>&-
 printf '%d\n' "$?" >&3
 set +eu
 trap - EXIT
-if command -v env >/dev/null 2>&1 && env -0 >&3; then
-	exit 0
+if command -v env >/dev/null 2>&1; then
+	env -0 >&3 && exit 0
+	__phpinit_env=$?
 fi
 `
 
@@ -53,7 +57,11 @@ const bashFallback = `if command -v compgen >/dev/null 2>&1; then
 fi
 `
 
-const noEnv = `echo "phpinit: cannot capture the exports of $0: no env on PATH that supports -0" >&2
+const noEnv = `if [ "${__phpinit_env:-}" = 126 ]; then
+	echo "phpinit: cannot capture the exports of $0: env cannot be executed; an exported value over 128 KiB (MAX_ARG_STRLEN) makes every exec fail" >&2
+	exit 126
+fi
+echo "phpinit: cannot capture the exports of $0: no env on PATH that supports -0" >&2
 exit 127
 `
 
@@ -139,6 +147,9 @@ func (r *runner) capture(res *Result, script string, dump *os.File) error {
 		r.log.Warn("script's last command failed; ignored, as start.sh did", "hook", script, "exit_code", status)
 	}
 	env, exported, unset := mergeEnv(r.base, records)
+	if err := checkExportSizes(exported); err != nil {
+		return r.failed(&Error{Hook: script, Code: 1, Err: err})
+	}
 	res.Env, res.Exported = env, exported
 	r.log.Info("script environment captured", "hook", script,
 		"exported", slices.Sorted(maps.Keys(exported)), "unset", unset)
