@@ -41,14 +41,18 @@ type plan struct {
 func planWatches(groups map[string]*group) map[string]*dirWatch {
 	p := plan{dirs: map[string]*dirWatch{}, byID: map[fileID]string{}}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
-		for _, path := range groups[name].paths {
-			p.addPath(name, path)
+		g := groups[name]
+		for _, path := range g.paths {
+			p.addPath(name, path, g.scanner.limits.MaxFiles)
 		}
 	}
 	return p.dirs
 }
 
-func (p *plan) addPath(group, path string) {
+// addPath plans the watches for one path, at most max directories: the scan
+// reports a tree beyond its limits, and inotify watches are a scarce,
+// per-user resource (max_user_watches).
+func (p *plan) addPath(group, path string, max int) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		p.addAncestor(group, path)
@@ -63,10 +67,15 @@ func (p *plan) addPath(group, path string) {
 	if !fi.IsDir() {
 		return
 	}
-	walk(path, func(dir string, fi fs.FileInfo, err error) {
+	n := 0
+	walk(path, func(dir string, fi fs.FileInfo, err error) bool {
 		if err == nil && fi.IsDir() {
+			if n++; n > max {
+				return false
+			}
 			p.add(dir, fi, interest{group: group})
 		}
+		return true
 	})
 }
 
