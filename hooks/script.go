@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,18 +102,35 @@ func (r *runner) sourceScript(ctx context.Context, res *Result) error {
 	return r.capture(res, script, dump)
 }
 
-// checkScript says whether script can be sourced.
+// checkScript says whether script can be sourced. Only a regular file is
+// opened: opening a FIFO waits for a writer, and the shell would wait too.
 func checkScript(script string) error {
-	f, err := os.Open(script)
+	fi, err := os.Stat(script)
+	if err != nil {
+		return err
+	}
+	if err := sourceable(fi); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(script, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		return errors.New("is a directory")
+	if fi, err = f.Stat(); err != nil {
+		return err
 	}
-	return err
+	return sourceable(fi)
+}
+
+func sourceable(fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return errors.New("is a directory")
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
 }
 
 // wrapper picks the shell (bash, else sh) and the script it runs.
