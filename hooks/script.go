@@ -191,12 +191,20 @@ func newDumpFile() (*os.File, error) {
 	return f, nil
 }
 
+// maxDump bounds the exports read back: far more than any environment a
+// program could be started with (ARG_MAX is a quarter of the stack limit).
+const maxDump = 64 << 20
+
 func readDump(f *os.File) ([]byte, error) {
 	// The shell's writes moved the shared file offset.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, maxDump+1))
+	if err == nil && len(data) > maxDump {
+		return nil, fmt.Errorf("more than %d bytes of exports", maxDump)
+	}
+	return data, err
 }
 
 // parseDump splits the wrapper's output; ok is false when the shell never
