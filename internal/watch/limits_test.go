@@ -19,8 +19,8 @@ func TestScanLimits(t *testing.T) {
 	}
 	for _, l := range []Limits{{MaxFiles: 20, MaxBytes: 2000}, {MaxFiles: 21, MaxBytes: 1999}} {
 		m, err := newScanner(l).scan([]string{dir})
-		if _, ok := err.(*LimitError); !ok || m != nil {
-			t.Errorf("%+v: %v, %d entries; want a LimitError", l, err, len(m))
+		if _, ok := err.(*limitError); !ok || m != nil {
+			t.Errorf("%+v: %v, %d entries; want a limitError", l, err, len(m))
 		}
 	}
 }

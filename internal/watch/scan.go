@@ -154,14 +154,14 @@ type scanner struct {
 
 func newScanner(l Limits) *scanner { return &scanner{limits: l.orDefault(), settle: settleTime} }
 
-// LimitError says a group's content is beyond Limits; the scan is not used.
-type LimitError struct{ What string }
+// limitError says a group's content is beyond Limits; the scan is not used.
+type limitError struct{ What string }
 
-func (e *LimitError) Error() string { return e.What }
+func (e *limitError) Error() string { return e.What }
 
 // scan reads the content of a group's paths. A path that does not exist
 // contributes nothing; an empty directory is no content either. Beyond the
-// limits it returns a *LimitError and no manifest.
+// limits it returns a *limitError and no manifest.
 func (s *scanner) scan(paths []string) (manifest, error) {
 	m := manifest{}
 	next := map[string]cached{}
@@ -178,14 +178,14 @@ func (s *scanner) scan(paths []string) (manifest, error) {
 				return true
 			}
 			if files++; files > s.limits.MaxFiles {
-				limitErr = &LimitError{fmt.Sprintf("more than %d files and directories under %s (watch.max_files)", s.limits.MaxFiles, strings.Join(paths, ", "))}
+				limitErr = &limitError{fmt.Sprintf("more than %d files and directories under %s (watch.max_files)", s.limits.MaxFiles, strings.Join(paths, ", "))}
 				return false
 			}
 			if !fi.Mode().IsRegular() {
 				return true // directories, FIFOs, devices, sockets: never opened
 			}
 			if bytes += fi.Size(); bytes > s.limits.MaxBytes {
-				limitErr = &LimitError{fmt.Sprintf("more than %s of files under %s (watch.max_bytes)", byteSize(s.limits.MaxBytes), strings.Join(paths, ", "))}
+				limitErr = &limitError{fmt.Sprintf("more than %s of files under %s (watch.max_bytes)", byteSize(s.limits.MaxBytes), strings.Join(paths, ", "))}
 				return false
 			}
 			key, changed := keyOf(fi)
