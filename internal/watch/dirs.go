@@ -49,9 +49,11 @@ func planWatches(groups map[string]*group) map[string]*dirWatch {
 	return p.dirs
 }
 
-// addPath plans the watches for one path, at most max directories: the scan
-// reports a tree beyond its limits, and inotify watches are a scarce,
-// per-user resource (max_user_watches).
+// addPath plans the watches for one path. A tree of more than max entries
+// (files and directories) gets a watch on its top directory only: the scan
+// reports it as beyond the limits, and inotify watches are a scarce,
+// per-user resource (max_user_watches) that a symlink to a huge tree would
+// use up.
 func (p *plan) addPath(group, path string, max int) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -67,16 +69,27 @@ func (p *plan) addPath(group, path string, max int) {
 	if !fi.IsDir() {
 		return
 	}
+	type dir struct {
+		path string
+		fi   fs.FileInfo
+	}
+	var dirs []dir
 	n := 0
-	walk(path, func(dir string, fi fs.FileInfo, err error) bool {
+	walk(path, func(path string, fi fs.FileInfo, err error) bool {
+		if n++; n > max {
+			return false
+		}
 		if err == nil && fi.IsDir() {
-			if n++; n > max {
-				return false
-			}
-			p.add(dir, fi, interest{group: group})
+			dirs = append(dirs, dir{path, fi})
 		}
 		return true
 	})
+	if n > max && len(dirs) > 0 {
+		dirs = dirs[:1] // the top: its changes still raise events
+	}
+	for _, d := range dirs {
+		p.add(d.path, d.fi, interest{group: group})
+	}
 }
 
 func (p *plan) addAncestor(group, path string) {

@@ -132,3 +132,22 @@ func TestScanReusesSettledHashes(t *testing.T) {
 		t.Errorf("changed file not hashed again: %q", third[f])
 	}
 }
+
+// TestPlanBeyondLimitsWatchesTheTopOnly: a tree of more entries than
+// max_files costs one inotify watch, not one per directory.
+func TestPlanBeyondLimitsWatchesTheTopOnly(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 10 {
+		write(t, filepath.Join(dir, fmt.Sprintf("d%d", i), "f"), "x")
+	}
+	plan := func(max int) int {
+		g := &group{name: "g", paths: []string{dir}, scanner: newScanner(Limits{MaxFiles: max})}
+		return len(planWatches(map[string]*group{"g": g}))
+	}
+	if n := plan(100); n != 11 {
+		t.Errorf("within the limits: %d watches, want 11", n)
+	}
+	if n := plan(15); n != 1 {
+		t.Errorf("beyond the limits: %d watches, want 1", n)
+	}
+}
