@@ -164,3 +164,24 @@ func TestStalledOutputKeepsSupervising(t *testing.T) {
 		t.Fatal("phpinit did not exit within shutdown.grace + 1s of SIGTERM")
 	}
 }
+
+// TestPartialLineShownWhileProgramRuns: a program's line without newline
+// shows after a short quiet time, not at its exit, and the next run's
+// output starts a line of its own.
+func TestPartialLineShownWhileProgramRuns(t *testing.T) {
+	_, p := startStack(t, site{NoStack: true, Programs: `  prompt:
+    command: [sh, -c, 'printf "prompt-$$> "; sleep 1; exit 3']
+    stdout: json
+    start_seconds: 0s
+`})
+	p.waitOutput(`,"partial":true}`, 20*time.Second)
+	// Two runs: two separate partial lines, never one glued line.
+	waitFor(t, "a second run's prompt", 20*time.Second, func() bool {
+		return strings.Count(p.Out.String(), `"partial":true`) >= 2
+	})
+	for _, line := range strings.Split(p.Out.String(), "\n") {
+		if strings.Count(line, "prompt-") > 1 {
+			t.Errorf("two runs' output in one line: %q", line)
+		}
+	}
+}
