@@ -148,5 +148,5 @@ func newHub(stdout, stderr io.Writer) (*logsink.Hub, io.Writer) {
 		return logsink.NewHub(os.Stdout, os.Stderr, nil), stderr
 	}
 	hub := logsink.NewHub(outF, errF, nil)
-	return hub, hub.Stderr()
+	return hub, hub.LogWriter()
 }

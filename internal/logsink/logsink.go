@@ -49,11 +49,13 @@ type Hub struct {
 	out, errs *dest
 	logger    atomic.Pointer[slog.Logger]
 	// now stamps JSON lines; logEvery rate-limits drop warnings;
-	// partialQuiet is how long a line without newline waits for its rest.
+	// partialQuiet is how long a line without newline waits for its rest;
+	// hookWait how long hook output waits for room.
 	// All are fields so tests can replace them.
 	now          func() time.Time
 	logEvery     time.Duration
 	partialQuiet time.Duration
+	hookWait     time.Duration
 
 	// ownOut and ownErr carry phpinit's own log and the hooks' output.
 	ownOut, ownErr *ownWriter
@@ -90,7 +92,7 @@ func newHub(stdout, stderr *os.File, out, errs io.Writer, logger *slog.Logger) *
 		files:    make(map[string]*dest),
 		counts:   make(map[key]*counts),
 	}
-	h.partialQuiet = partialQuiet
+	h.partialQuiet, h.hookWait = partialQuiet, hookWait
 	h.ownOut = h.newOwnWriter("stdout", h.out)
 	h.ownErr = h.newOwnWriter("stderr", h.errs)
 	h.SetLogger(logger)
@@ -108,15 +110,22 @@ func (h *Hub) SetLogger(l *slog.Logger) {
 
 func (h *Hub) log() *slog.Logger { return h.logger.Load() }
 
-// Stdout and Stderr are writers to phpinit's own stdout and stderr, for
-// phpinit's log and the hooks' output. They never block: each Write is
-// queued whole (a bounded queue) and written by a goroutine under the same
-// lock as the piped sinks, so a log line never lands inside a program's
-// long line. When the destination stalls (a log driver that stopped
-// reading), writes are dropped and counted as program "phpinit", so the
-// supervision loop never waits on its own log. Flush before exiting.
-func (h *Hub) Stdout() io.Writer { return h.ownOut }
-func (h *Hub) Stderr() io.Writer { return h.ownErr }
+// LogWriter is phpinit's own log's way to its stderr. It never blocks: each
+// Write (one log record) is queued whole in a bounded queue and written by a
+// goroutine under the same lock as the piped sinks, so a log line never
+// lands inside a program's long line. When the destination stalls (a log
+// driver that stopped reading), records are dropped and counted as program
+// "phpinit", so the supervision loop never waits on its own log. Flush
+// before exiting.
+func (h *Hub) LogWriter() io.Writer { return h.ownErr }
+
+// Stdout and Stderr are the hooks' writers to phpinit's stdout and stderr.
+// They share LogWriter's queues (order is kept), but a Write into a full
+// queue waits up to a second for room before it is dropped: hooks run
+// before the loop exists, and a burst of their output should survive a
+// slow destination.
+func (h *Hub) Stdout() io.Writer { return waitingWriter{h.ownOut} }
+func (h *Hub) Stderr() io.Writer { return waitingWriter{h.ownErr} }
 
 // Spec says where one stream of one program goes.
 type Spec struct {

@@ -2,6 +2,7 @@ package logsink
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,11 @@ const (
 	// stalled destination: a few seconds of a busy debug log.
 	ownQueueBytes = 1 << 20
 	ownQueueLines = 4096
+	// hookWait is how long hook output waits for room in a full queue
+	// before it is dropped: a destination merely slower than a burst of
+	// output loses nothing, one that stalls holds the hooks up once, this
+	// long.
+	hookWait = time.Second
 )
 
 // ownWriter queues what phpinit itself writes (one slog record, one hook
@@ -25,6 +31,9 @@ type ownWriter struct {
 	start sync.Once
 	// mu serialises push: the queue's arena has one writer at a time.
 	mu sync.Mutex
+	// stalled: a waitingWriter gave up waiting; until the destination
+	// takes a write again, hook output is dropped at once.
+	stalled atomic.Bool
 }
 
 func (h *Hub) newOwnWriter(stream string, dst *dest) *ownWriter {
@@ -40,15 +49,47 @@ func (h *Hub) newOwnWriter(stream string, dst *dest) *ownWriter {
 // destination and never fails: a logger has nowhere to report its own
 // failures but here.
 func (w *ownWriter) Write(p []byte) (int, error) {
+	if !w.push(p) {
+		w.drop(1, nil)
+	}
+	return len(p), nil
+}
+
+func (w *ownWriter) push(p []byte) bool {
 	// The writer goroutine starts with the first line, so a Hub that
 	// phpinit never logs through holds none.
 	w.start.Do(func() { go w.run() })
 	w.mu.Lock()
-	ok := w.queue.push(p, time.Time{}, false)
-	w.mu.Unlock()
-	if !ok {
-		w.drop(1, nil)
+	defer w.mu.Unlock()
+	return w.queue.push(p, time.Time{}, false)
+}
+
+// waitingWriter is the hooks' way into an ownWriter: a full queue makes it
+// wait up to hookWait for room before dropping, so that a burst of hook
+// output (a package install) is not lost to a destination that is only slow.
+type waitingWriter struct{ *ownWriter }
+
+func (w waitingWriter) Write(p []byte) (int, error) {
+	if w.push(p) {
+		return len(p), nil
 	}
+	if !w.stalled.Load() {
+		t := time.NewTimer(w.hub.hookWait)
+		defer t.Stop()
+	wait:
+		for {
+			select {
+			case <-w.queue.room:
+				if w.push(p) {
+					return len(p), nil
+				}
+			case <-t.C:
+				w.stalled.Store(true)
+				break wait
+			}
+		}
+	}
+	w.drop(1, nil)
 	return len(p), nil
 }
 
@@ -93,6 +134,8 @@ func (w *ownWriter) flush(buf []byte, n, size int) []byte {
 	w.queue.done(n, size)
 	if err != nil {
 		w.drop(n, err)
+	} else {
+		w.stalled.Store(false)
 	}
 	if cap(buf) > keepBuffer {
 		return make([]byte, 0, batchBytes)

@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// TestOwnLogNeverBlocks logs through Stderr into a destination that never
+// TestOwnLogNeverBlocks logs through LogWriter into a destination that never
 // takes a write: every log call must return, the excess be counted under
 // program "phpinit", and Flush give up.
 func TestOwnLogNeverBlocks(t *testing.T) {
 	g := newGate()
 	h := newHub(os.Stdout, os.Stderr, g, g, nil)
-	logger := slog.New(slog.NewTextHandler(h.Stderr(), nil))
+	logger := slog.New(slog.NewTextHandler(h.LogWriter(), nil))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -130,4 +130,51 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestHookOutputWaitsForASlowDestination: hook output into a full queue
+// waits for room rather than being dropped while the destination takes
+// writes, and gives up once (not per line) when it stalls.
+func TestHookOutputWaitsForASlowDestination(t *testing.T) {
+	g := newGate()
+	h := newHub(os.Stdout, os.Stderr, g, g, nil)
+	h.hookWait = testTimeout
+	const n = 3 * ownQueueLines
+	go func() {
+		time.Sleep(50 * time.Millisecond) // slow, not stalled
+		close(g.open)
+	}()
+	for i := range n {
+		fmt.Fprintf(h.Stdout(), "line %d\n", i)
+	}
+	if !h.Flush(testTimeout) {
+		t.Fatal("Flush did not finish")
+	}
+	if got := strings.Count(g.String(), "\n"); got != n {
+		t.Errorf("wrote %d lines, want %d", got, n)
+	}
+	if d := h.Dropped(); len(d) != 0 {
+		t.Errorf("Dropped() = %v, want nothing", d)
+	}
+
+	stalled := newGate()
+	h = newHub(os.Stdout, os.Stderr, stalled, stalled, nil)
+	h.hookWait = 10 * time.Millisecond
+	start := time.Now()
+	for i := range n {
+		fmt.Fprintf(h.Stderr(), "line %d\n", i)
+	}
+	// One wait of hookWait, not one per dropped line (that would be
+	// minutes).
+	if d := time.Since(start); d > testTimeout {
+		t.Errorf("writing to a stalled destination took %s", d)
+	}
+	var lost uint64
+	for _, d := range h.Dropped() {
+		lost += d.Lines
+	}
+	if lost == 0 {
+		t.Error("no drops counted for a stalled destination")
+	}
+	close(stalled.open)
 }

@@ -35,6 +35,7 @@ type queue struct {
 	closed  bool
 	ready   chan struct{} // capacity 1: wakes the writer
 	drained chan struct{} // capacity 1: wakes a flush when count reaches 0
+	room    chan struct{} // capacity 1: wakes a pusher waiting for room
 }
 
 func newQueue(maxBytes, maxLines int) *queue {
@@ -43,6 +44,7 @@ func newQueue(maxBytes, maxLines int) *queue {
 		maxLines: maxLines,
 		ready:    make(chan struct{}, 1),
 		drained:  make(chan struct{}, 1),
+		room:     make(chan struct{}, 1),
 	}
 }
 
@@ -115,6 +117,10 @@ func (q *queue) done(lines, bytes int) {
 	q.bytes -= bytes
 	empty := q.count == 0
 	q.mu.Unlock()
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
 	if empty {
 		select {
 		case q.drained <- struct{}{}:
