@@ -55,7 +55,7 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
 	hub, logOut := newHub(stdout, stderr)
-	// Own log lines are queued (logsink.Hub.Stderr): write what is left,
+	// Own log lines are queued (logsink.Hub.LogWriter): write what is left,
 	// but never wait long on a stalled destination.
 	defer hub.Flush(500 * time.Millisecond)
 	logger := newLogger(logOut, cfg.Log)
