@@ -23,7 +23,7 @@ func Defaults() *Config {
 		},
 		Shutdown:    Shutdown{Grace: 9 * time.Second},
 		Programs:    map[string]*Program{},
-		Watch:       Watch{Debounce: 500 * time.Millisecond},
+		Watch:       Watch{Debounce: 500 * time.Millisecond, MaxFiles: 10000, MaxBytes: 64 << 20},
 		Control:     Control{Socket: "/run/phpinit/phpinit.sock"},
 		HTTP:        HTTP{Listen: ":9180", MaxConnections: 64},
 		Supervisord: Supervisord{Include: []string{"/data/conf/supervisord/*.conf"}},

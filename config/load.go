@@ -2,10 +2,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -32,6 +35,11 @@ type Options struct {
 	// Offline skips the checks that look at this machine: users, groups,
 	// commands on PATH, and whether phpinit may switch user.
 	Offline bool
+	// RequirePrograms makes a config without programs an error: supervising
+	// nothing is never what was meant (an emptied file, only `log:`,
+	// `programs: {}`). Set by start, reload and check; not by one-off
+	// commands, which need no programs.
+	RequirePrograms bool
 
 	// sys answers the questions about this machine; nil means the host.
 	sys system
@@ -84,7 +92,7 @@ func (l *loader) read() (map[string]any, string) {
 	if l.o.Path == "" {
 		return empty, ""
 	}
-	data, err := os.ReadFile(l.o.Path)
+	data, err := readFile(l.o.Path)
 	if errors.Is(err, fs.ErrNotExist) && l.o.AllowMissing {
 		return empty, ""
 	}
@@ -110,6 +118,73 @@ func (l *loader) read() (map[string]any, string) {
 	default:
 		l.p.add("", "expected a mapping of keys at the top, got "+describe(m))
 		return empty, l.o.Path
+	}
+}
+
+// MaxFileSize is the largest config file Load reads: a config is a few KiB,
+// and a runaway edit must not make PID 1 hold it all.
+const MaxFileSize = 1 << 20
+
+// readFile reads a config file of at most MaxFileSize bytes. Only a regular
+// file is opened: a FIFO would block the open until a writer comes, and a
+// device (/dev/zero) never ends. O_NONBLOCK covers the file being swapped
+// between the Stat and the open.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := readable(fi); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := readable(fi); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errTooLarge}
+	}
+	return data, nil
+}
+
+var errTooLarge = fmt.Errorf("larger than the limit of %s", ByteSize(MaxFileSize))
+
+// The size and kind checks run twice, on the path and on the opened file:
+// the name may have been swapped in between.
+
+func readable(fi fs.FileInfo) error {
+	switch {
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("not a regular file (%s)", kindOf(fi.Mode()))
+	case fi.Size() > MaxFileSize:
+		return fmt.Errorf("%d bytes is %w", fi.Size(), errTooLarge)
+	}
+	return nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	default:
+		return m.Type().String()
 	}
 }
 

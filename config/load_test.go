@@ -70,7 +70,7 @@ func TestLoadNoFileIsDefaults(t *testing.T) {
 		Hooks:       Hooks{Script: "/data/script/script.sh", Dir: "/data/script/init.d", Timeout: time.Minute, OnError: "abort"},
 		Shutdown:    Shutdown{Grace: 9 * time.Second},
 		Programs:    map[string]*Program{},
-		Watch:       Watch{Debounce: 500 * time.Millisecond},
+		Watch:       Watch{Debounce: 500 * time.Millisecond, MaxFiles: 10000, MaxBytes: 64 << 20},
 		Control:     Control{Socket: "/run/phpinit/phpinit.sock"},
 		HTTP:        HTTP{Listen: ":9180", MaxConnections: 64},
 		Supervisord: Supervisord{Include: []string{"/data/conf/supervisord/*.conf"}},
@@ -176,7 +176,7 @@ func TestLoadFileErrors(t *testing.T) {
 
 	dir := t.TempDir()
 	_, err = Load(Options{Path: dir, AllowMissing: true})
-	wantFull(t, err, dir+": cannot read config: is a directory")
+	wantFull(t, err, dir+": cannot read config: not a regular file (a directory)")
 
 	path := writeConfig(t, "log:\n  level: debug\n bad: [\n")
 	c, err := Load(Options{Path: path, Offline: true})

@@ -245,6 +245,14 @@ type Watch struct {
 	// PollInterval > 0 also polls content hashes (NFS, FUSE, Docker
 	// Desktop); default 0 (inotify only).
 	PollInterval time.Duration `mapstructure:"poll_interval" yaml:"poll_interval" json:"poll_interval"`
+	// MaxFiles bounds the files and directories one program's watch looks
+	// at; beyond it the watch reports an error instead of a change.
+	// Default 10000; 0 means the default.
+	MaxFiles int `mapstructure:"max_files" yaml:"max_files" json:"max_files"`
+	// MaxBytes bounds the bytes one program's watch hashes, in total;
+	// beyond it the watch reports an error instead of a change. Default
+	// 64MiB; 0 means the default.
+	MaxBytes ByteSize `mapstructure:"max_bytes" yaml:"max_bytes" json:"max_bytes"`
 }
 
 // Control is the root-only unix socket `phpinit ctl` talks to.

@@ -23,6 +23,10 @@ func (l *loader) validate(c *Config) {
 	l.notNegative("shutdown.drain", c.Shutdown.Drain)
 	l.notNegative("watch.debounce", c.Watch.Debounce)
 	l.notNegative("watch.poll_interval", c.Watch.PollInterval)
+	l.count("watch.max_files", c.Watch.MaxFiles, 0)
+	if l.o.RequirePrograms && len(c.Programs) == 0 {
+		l.p.add("programs", "no programs configured: phpinit refuses a config without programs (an emptied file?)")
+	}
 	if c.HTTP.Listen != "" && !isHostPort(c.HTTP.Listen, 0) {
 		l.p.add("http.listen", fmt.Sprintf("%q is not host:port", c.HTTP.Listen))
 	}

@@ -1,10 +1,29 @@
 package hooks
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 )
+
+// maxArgStrlen is MAX_ARG_STRLEN (include/uapi/linux/binfmts.h, 32 pages of
+// 4 KiB): execve fails with E2BIG when one "NAME=value" string, its NUL
+// included, is longer; every program start would then fail.
+const maxArgStrlen = 32 * 4096
+
+// checkExportSizes names every exported variable too long for execve.
+func checkExportSizes(exported map[string]string) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(exported)) {
+		if n := len(name) + 1 + len(exported[name]) + 1; n > maxArgStrlen {
+			errs = append(errs, fmt.Errorf("cannot export %s: %d bytes (NAME=value and its NUL), over the %d one variable may hold for exec (MAX_ARG_STRLEN); no program could start with it",
+				name, n, maxArgStrlen))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // mergeEnv applies the script's exported environment (captured) to base.
 //

@@ -1,8 +1,11 @@
 package hooks
 
 import (
+	"errors"
 	"maps"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +58,45 @@ func TestIsShellName(t *testing.T) {
 		if got := isShellName(name); got != want {
 			t.Errorf("isShellName(%q) = %v", name, got)
 		}
+	}
+}
+
+// TestScriptExportOverArgMax: a value no execve accepts fails the hook,
+// naming the variable, with bash; with dash (no fallback to list the
+// exports) it fails saying why.
+func TestScriptExportOverArgMax(t *testing.T) {
+	script := "export OK=small\nexport BIG=\"$(printf '%0200000d' 0)\"\n"
+	for name, shell := range shells(t) {
+		t.Run(name, func(t *testing.T) {
+			path := writeFile(t, filepath.Join(t.TempDir(), "script.sh"), 0o644, script)
+			var errs recorder
+			res, err := run(t.Context(), Options{Script: path, Env: baseEnv(), Stderr: &errs}, shell)
+			var he *Error
+			if !errors.As(err, &he) || he.Hook != path {
+				t.Fatalf("err = %v, want a hook error", err)
+			}
+			switch filepath.Base(shell) {
+			case "bash":
+				if he.Code != 1 || !strings.Contains(err.Error(), "cannot export BIG: 200005 bytes") {
+					t.Errorf("bash: code %d, %v", he.Code, err)
+				}
+			default:
+				if he.Code != 126 || !strings.Contains(strings.Join(errs.Writes(), ""), "over 128 KiB") {
+					t.Errorf("%s: code %d, stderr %q", shell, he.Code, errs.Writes())
+				}
+			}
+			if _, ok := res.Exported["BIG"]; ok {
+				t.Error("BIG reached the programs' environment")
+			}
+		})
+	}
+	// At the limit exactly is fine.
+	ok := map[string]string{"V": strings.Repeat("x", maxArgStrlen-len("V=")-1)}
+	if err := checkExportSizes(ok); err != nil {
+		t.Error(err)
+	}
+	ok["V"] += "x"
+	if err := checkExportSizes(ok); err == nil {
+		t.Error("one byte over the limit passed")
 	}
 }

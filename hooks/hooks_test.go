@@ -226,16 +226,23 @@ func TestScriptFailures(t *testing.T) {
 		{"exit", "export A=1\nexit 3\n", 3},
 		{"kill", "kill -9 $$\n", 137},
 		{"directory", "", 126},
+		{"fifo", "", 126},
 		{"set -e", "set -e\nfalse\nexport A=1\n", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "script.sh")
-			if tc.name == "directory" {
+			switch tc.name {
+			case "directory":
 				if err := os.Mkdir(path, 0o755); err != nil {
 					t.Fatal(err)
 				}
-			} else {
+			case "fifo":
+				// Opening it to read would wait for a writer forever.
+				if err := syscall.Mkfifo(path, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			default:
 				writeFile(t, path, 0o644, tc.script)
 			}
 			res, err := Run(t.Context(), Options{Script: path, Env: baseEnv()})

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,15 +32,19 @@ import (
 //     script's own `set -e`, ends the shell and so fails the hook.
 //   - `trap - EXIT`: a script's exit trap ran when start.sh ended, at
 //     container stop, never right after sourcing.
-//   - `env -0` (coreutils; an env without -0 fails) prints the exports.
+//   - `env -0` (coreutils; an env without -0 fails) prints the exports. It
+//     fails with 126 (E2BIG) when an exported value is over MAX_ARG_STRLEN;
+//     bash then lists them itself (bashFallback) and capture names the
+//     variable, dash can only say so (noEnv).
 //     /proc/$$/environ would not do: it is the environment the shell started
 //     with, before any export.
 const sourceWrapper = `{ . "$0"; } 3>&-
 printf '%d\n' "$?" >&3
 set +eu
 trap - EXIT
-if command -v env >/dev/null 2>&1 && env -0 >&3; then
-	exit 0
+if command -v env >/dev/null 2>&1; then
+	env -0 >&3 && exit 0
+	__phpinit_env=$?
 fi
 `
 
@@ -53,7 +58,11 @@ const bashFallback = `if command -v compgen >/dev/null 2>&1; then
 fi
 `
 
-const noEnv = `echo "phpinit: cannot capture the exports of $0: no env on PATH that supports -0" >&2
+const noEnv = `if [ "${__phpinit_env:-}" = 126 ]; then
+	echo "phpinit: cannot capture the exports of $0: env cannot be executed; an exported value over 128 KiB (MAX_ARG_STRLEN) makes every exec fail" >&2
+	exit 126
+fi
+echo "phpinit: cannot capture the exports of $0: no env on PATH that supports -0" >&2
 exit 127
 `
 
@@ -93,18 +102,35 @@ func (r *runner) sourceScript(ctx context.Context, res *Result) error {
 	return r.capture(res, script, dump)
 }
 
-// checkScript says whether script can be sourced.
+// checkScript says whether script can be sourced. Only a regular file is
+// opened: opening a FIFO waits for a writer, and the shell would wait too.
 func checkScript(script string) error {
-	f, err := os.Open(script)
+	fi, err := os.Stat(script)
+	if err != nil {
+		return err
+	}
+	if err := sourceable(fi); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(script, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		return errors.New("is a directory")
+	if fi, err = f.Stat(); err != nil {
+		return err
 	}
-	return err
+	return sourceable(fi)
+}
+
+func sourceable(fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return errors.New("is a directory")
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
 }
 
 // wrapper picks the shell (bash, else sh) and the script it runs.
@@ -139,6 +165,9 @@ func (r *runner) capture(res *Result, script string, dump *os.File) error {
 		r.log.Warn("script's last command failed; ignored, as start.sh did", "hook", script, "exit_code", status)
 	}
 	env, exported, unset := mergeEnv(r.base, records)
+	if err := checkExportSizes(exported); err != nil {
+		return r.failed(&Error{Hook: script, Code: 1, Err: err})
+	}
 	res.Env, res.Exported = env, exported
 	r.log.Info("script environment captured", "hook", script,
 		"exported", slices.Sorted(maps.Keys(exported)), "unset", unset)
@@ -162,12 +191,20 @@ func newDumpFile() (*os.File, error) {
 	return f, nil
 }
 
+// maxDump bounds the exports read back: far more than any environment a
+// program could be started with (ARG_MAX is a quarter of the stack limit).
+const maxDump = 64 << 20
+
 func readDump(f *os.File) ([]byte, error) {
 	// The shell's writes moved the shared file offset.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, maxDump+1))
+	if err == nil && len(data) > maxDump {
+		return nil, fmt.Errorf("more than %d bytes of exports", maxDump)
+	}
+	return data, err
 }
 
 // parseDump splits the wrapper's output; ok is false when the shell never

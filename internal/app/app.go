@@ -86,6 +86,7 @@ func (a *App) startAdapters(res *hooks.Result) error {
 	a.watcher, err = watch.New(watchGroups(a.cfg), watch.Options{
 		Debounce:     a.cfg.Watch.Debounce,
 		PollInterval: a.cfg.Watch.PollInterval,
+		Limits:       watch.Limits{MaxFiles: a.cfg.Watch.MaxFiles, MaxBytes: int64(a.cfg.Watch.MaxBytes)},
 		Logger:       a.log.With("component", "watch"),
 	})
 	if err != nil {

@@ -118,7 +118,7 @@ func (a *App) fullReload(ctx context.Context) error {
 
 // reloadConfig re-reads phpinit.yaml; an invalid one changes nothing.
 func (a *App) reloadConfig(ctx context.Context) error {
-	cfg, err := config.Load(config.Options{Path: a.cfg.File, Environ: a.environ})
+	cfg, err := config.Load(config.Options{Path: a.cfg.File, Environ: a.environ, RequirePrograms: true})
 	if err == nil {
 		var specs []supervisor.ProgramSpec
 		if specs, err = buildSpecs(cfg, a.env); err == nil {

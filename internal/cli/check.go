@@ -20,7 +20,7 @@ func newCheckCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file, _ := config.Lookup(path, getenv)
-			cfg, err := config.Load(config.Options{Path: file, Environ: os.Environ(), Offline: offline})
+			cfg, err := config.Load(config.Options{Path: file, Environ: os.Environ(), Offline: offline, RequirePrograms: true})
 			printNotices(cmd.ErrOrStderr(), cfg.Notices)
 			if err != nil {
 				printConfigErrors(cmd.ErrOrStderr(), err)

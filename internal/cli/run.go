@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -47,12 +48,17 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		Path:         file,
 		AllowMissing: oneShot || !explicit,
 		Environ:      os.Environ(),
+		// One-off commands need no programs.
+		RequirePrograms: !oneShot,
 	})
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
 	hub, logOut := newHub(stdout, stderr)
+	// Own log lines are queued (logsink.Hub.LogWriter): write what is left,
+	// but never wait long on a stalled destination.
+	defer hub.Flush(500 * time.Millisecond)
 	logger := newLogger(logOut, cfg.Log)
 	hub.SetLogger(logger)
 	logNotices(logger, cfg.Notices)
@@ -144,5 +150,5 @@ func newHub(stdout, stderr io.Writer) (*logsink.Hub, io.Writer) {
 		return logsink.NewHub(os.Stdout, os.Stderr, nil), stderr
 	}
 	hub := logsink.NewHub(outF, errF, nil)
-	return hub, hub.Stderr()
+	return hub, hub.LogWriter()
 }

@@ -9,7 +9,7 @@ type mode int
 
 const (
 	modePrefix mode = iota // "nginx | line"
-	modeJSON               // {"time":...,"program":...,"stream":...,"line":...}
+	modeJSON               // {"time":...,"program":...,"stream":...,"line":...[,"partial":true]}
 	modeFile               // the line as the child wrote it
 )
 
@@ -41,7 +41,7 @@ func newFormat(m mode, s Spec) *format {
 func (f *format) overhead() int {
 	switch f.mode {
 	case modeJSON:
-		return len(`{"time":"2006-01-02T15:04:05.999999999-07:00`) + len(f.head) + len(`""}`) + 1
+		return len(`{"time":"2006-01-02T15:04:05.999999999-07:00`) + len(f.head) + len(`"","partial":true}`) + 1
 	default:
 		return len(f.head) + 1
 	}
@@ -60,6 +60,9 @@ func (f *format) append(b []byte, e entry) []byte {
 		b = append(b, f.stamp...)
 		b = append(b, f.head...)
 		b = appendQuoted(b, e.line)
+		if e.partial {
+			b = append(b, `,"partial":true`...)
+		}
 		b = append(b, '}')
 	case modeFile:
 		b = append(b, e.line...)

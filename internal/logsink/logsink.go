@@ -48,10 +48,17 @@ type Hub struct {
 	// out and errs are the shared destinations of piped sinks.
 	out, errs *dest
 	logger    atomic.Pointer[slog.Logger]
-	// now stamps JSON lines; logEvery rate-limits drop warnings. Both are
-	// fields so tests can replace them.
-	now      func() time.Time
-	logEvery time.Duration
+	// now stamps JSON lines; logEvery rate-limits drop warnings;
+	// partialQuiet is how long a line without newline waits for its rest;
+	// hookWait how long hook output waits for room.
+	// All are fields so tests can replace them.
+	now          func() time.Time
+	logEvery     time.Duration
+	partialQuiet time.Duration
+	hookWait     time.Duration
+
+	// ownOut and ownErr carry phpinit's own log and the hooks' output.
+	ownOut, ownErr *ownWriter
 
 	mu     sync.Mutex
 	files  map[string]*dest // by cleaned path; see openFile
@@ -68,6 +75,7 @@ func NewHub(stdout, stderr *os.File, logger *slog.Logger) *Hub {
 		// one lock, or a long stdout line could take a stderr line inside
 		// it (a write(2) larger than PIPE_BUF is not atomic).
 		h.errs = h.out
+		h.ownErr.dst = h.out
 	}
 	return h
 }
@@ -84,6 +92,9 @@ func newHub(stdout, stderr *os.File, out, errs io.Writer, logger *slog.Logger) *
 		files:    make(map[string]*dest),
 		counts:   make(map[key]*counts),
 	}
+	h.partialQuiet, h.hookWait = partialQuiet, hookWait
+	h.ownOut = h.newOwnWriter("stdout", h.out)
+	h.ownErr = h.newOwnWriter("stderr", h.errs)
 	h.SetLogger(logger)
 	return h
 }
@@ -99,19 +110,22 @@ func (h *Hub) SetLogger(l *slog.Logger) {
 
 func (h *Hub) log() *slog.Logger { return h.logger.Load() }
 
-// Stdout and Stderr are writers to phpinit's own stdout and stderr that
-// take the same lock as the piped sinks, so phpinit's log lines and the
-// hooks' output never land inside a program's long line.
-func (h *Hub) Stdout() io.Writer { return lockedWriter{h.out} }
-func (h *Hub) Stderr() io.Writer { return lockedWriter{h.errs} }
+// LogWriter is phpinit's own log's way to its stderr. It never blocks: each
+// Write (one log record) is queued whole in a bounded queue and written by a
+// goroutine under the same lock as the piped sinks, so a log line never
+// lands inside a program's long line. When the destination stalls (a log
+// driver that stopped reading), records are dropped and counted as program
+// "phpinit", so the supervision loop never waits on its own log. Flush
+// before exiting.
+func (h *Hub) LogWriter() io.Writer { return h.ownErr }
 
-type lockedWriter struct{ d *dest }
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.d.mu.Lock()
-	defer l.d.mu.Unlock()
-	return l.d.w.Write(p)
-}
+// Stdout and Stderr are the hooks' writers to phpinit's stdout and stderr.
+// They share LogWriter's queues (order is kept), but a Write into a full
+// queue waits up to a second for room before it is dropped: hooks run
+// before the loop exists, and a burst of their output should survive a
+// slow destination.
+func (h *Hub) Stdout() io.Writer { return waitingWriter{h.ownOut} }
+func (h *Hub) Stderr() io.Writer { return waitingWriter{h.ownErr} }
 
 // Spec says where one stream of one program goes.
 type Spec struct {

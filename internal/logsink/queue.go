@@ -12,6 +12,9 @@ const arenaSize = 64 << 10
 type entry struct {
 	at   time.Time // when the reader read it; the JSON "time"
 	line []byte    // without its newline
+	// partial marks a line that had no newline: flushed after a quiet time
+	// or at EOF.
+	partial bool
 }
 
 // queue hands lines from the reader to the writer. It is bounded by bytes and
@@ -22,21 +25,32 @@ type queue struct {
 	// only ever appends past them.
 	arena []byte
 
-	mu     sync.Mutex
-	lines  []entry
-	bytes  int // bytes of queued and in-flight lines
-	count  int // queued and in-flight lines
-	closed bool
-	ready  chan struct{} // capacity 1: wakes the writer
+	// maxBytes and maxLines bound the queue.
+	maxBytes, maxLines int
+
+	mu      sync.Mutex
+	lines   []entry
+	bytes   int // bytes of queued and in-flight lines
+	count   int // queued and in-flight lines
+	closed  bool
+	ready   chan struct{} // capacity 1: wakes the writer
+	drained chan struct{} // capacity 1: wakes a flush when count reaches 0
+	room    chan struct{} // capacity 1: wakes a pusher waiting for room
 }
 
-func newQueue() *queue {
-	return &queue{ready: make(chan struct{}, 1)}
+func newQueue(maxBytes, maxLines int) *queue {
+	return &queue{
+		maxBytes: maxBytes,
+		maxLines: maxLines,
+		ready:    make(chan struct{}, 1),
+		drained:  make(chan struct{}, 1),
+		room:     make(chan struct{}, 1),
+	}
 }
 
 // push copies line into the queue, or reports false if the queue is full.
-// Only the reader calls it.
-func (q *queue) push(line []byte, at time.Time) bool {
+// Only one goroutine at a time may call it (the reader).
+func (q *queue) push(line []byte, at time.Time, partial bool) bool {
 	if cap(q.arena)-len(q.arena) < len(line) {
 		q.arena = make([]byte, 0, max(arenaSize, len(line)))
 	}
@@ -45,9 +59,9 @@ func (q *queue) push(line []byte, at time.Time) bool {
 	stored := q.arena[start:len(q.arena):len(q.arena)]
 
 	q.mu.Lock()
-	full := q.count > 0 && (q.bytes+len(line) > queueBytes || q.count >= queueLines)
+	full := q.count > 0 && (q.bytes+len(line) > q.maxBytes || q.count >= q.maxLines)
 	if !full {
-		q.lines = append(q.lines, entry{at: at, line: stored})
+		q.lines = append(q.lines, entry{at: at, line: stored, partial: partial})
 		q.bytes += len(line)
 		q.count++
 	}
@@ -101,14 +115,40 @@ func (q *queue) done(lines, bytes int) {
 	q.mu.Lock()
 	q.count -= lines
 	q.bytes -= bytes
+	empty := q.count == 0
 	q.mu.Unlock()
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
+	if empty {
+		select {
+		case q.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait waits until every line is written or until timeout, and reports
+// whether the queue is empty.
+func (q *queue) wait(timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for q.pending() > 0 {
+		select {
+		case <-q.drained:
+		case <-t.C:
+			return q.pending() == 0
+		}
+	}
+	return true
 }
 
 // backlogged reports whether the queue is half full: the writer is behind.
 func (q *queue) backlogged() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.count >= queueLines/2 || q.bytes >= queueBytes/2
+	return q.count >= q.maxLines/2 || q.bytes >= q.maxBytes/2
 }
 
 // pending reports the lines queued or in flight.

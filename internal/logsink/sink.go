@@ -2,6 +2,7 @@ package logsink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -16,6 +17,9 @@ const (
 	// batchBytes is how much the writer gathers, in whole lines, into one
 	// Write; a single longer line is written alone.
 	batchBytes = 64 << 10
+	// partialQuiet is how long a line without its newline waits for the
+	// rest before it is written as it is (marked partial).
+	partialQuiet = 200 * time.Millisecond
 	// keepBuffer is the largest carry or batch buffer kept for reuse after a
 	// long line; a larger one is left to the garbage collector.
 	keepBuffer = 1 << 20
@@ -74,7 +78,7 @@ func (h *Hub) startPipe(s Spec, m mode, dst *dest) (*Sink, error) {
 		counts:  h.counter(s.Program, s.Stream),
 		format:  newFormat(m, s),
 		stripCR: m != modeFile,
-		queue:   newQueue(),
+		queue:   newQueue(queueBytes, queueLines),
 		eof:     make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -125,15 +129,25 @@ func (s *Sink) Close(timeout time.Duration) error {
 
 // read drains the pipe into the queue until EOF. It never waits for the
 // writer, so the child never waits for the destination.
+//
+// A line without its newline is held for at most partialQuiet of silence,
+// then written on its own, marked partial: a prompt or progress output
+// ("Loading...") shows up, and what the next process on the pipe writes
+// (the next start, another worker) never ends up glued to it.
 func (s *Sink) read(r *os.File) {
 	defer close(s.eof)
 	defer s.queue.close()
 	defer r.Close()
 	buf := make([]byte, readSize)
 	var carry []byte // the start of a line not yet ended
+	var carryAt time.Time
+	armed := false // a read deadline is set for the carry
 	for {
 		n, err := r.Read(buf)
 		now := s.hub.now()
+		if len(carry) == 0 && n > 0 {
+			carryAt = now
+		}
 		carry = s.scan(carry, buf[:n], now)
 		if s.queue.backlogged() {
 			// The writer was woken but may wait for this P until the
@@ -142,13 +156,32 @@ func (s *Sink) read(r *os.File) {
 			// not waiting: the reader is runnable again at once.
 			runtime.Gosched()
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if len(carry) > 0 {
+				s.emit(carry, true, true, carryAt)
+				carry = carry[:0]
+			}
+			err = nil
+			armed = false
+			r.SetReadDeadline(time.Time{})
+		}
 		if err != nil {
 			// EOF, or a read error no retry would cure; both end the
 			// stream, and the last line needs no newline to be one.
 			if len(carry) > 0 {
-				s.feed(carry, nil, true, now)
+				s.emit(carry, true, true, carryAt)
 			}
 			return
+		}
+		switch {
+		case len(carry) > 0 && n > 0:
+			// Quiet time counts from the last read. A pipe from
+			// os.Pipe is in the poller, so deadlines work on it.
+			r.SetReadDeadline(time.Now().Add(s.hub.partialQuiet))
+			armed = true
+		case len(carry) == 0 && armed:
+			r.SetReadDeadline(time.Time{})
+			armed = false
 		}
 	}
 }
@@ -174,7 +207,7 @@ func (s *Sink) feed(carry, seg []byte, end bool, now time.Time) []byte {
 		n := limit - len(carry)
 		carry = append(carry, seg[:n]...)
 		seg = seg[n:]
-		s.emit(carry, false, now)
+		s.emit(carry, false, false, now)
 		carry = carry[:0]
 		s.hub.noteSplit(s.spec, s.counts, limit)
 	}
@@ -182,10 +215,10 @@ func (s *Sink) feed(carry, seg []byte, end bool, now time.Time) []byte {
 		return append(carry, seg...)
 	}
 	if len(carry) == 0 {
-		s.emit(seg, true, now) // the common case: no copy into carry
+		s.emit(seg, true, false, now) // the common case: no copy into carry
 		return carry
 	}
-	s.emit(append(carry, seg...), true, now)
+	s.emit(append(carry, seg...), true, false, now)
 	if cap(carry) > keepBuffer {
 		return nil
 	}
@@ -193,12 +226,13 @@ func (s *Sink) feed(carry, seg []byte, end bool, now time.Time) []byte {
 }
 
 // emit queues one line, or counts it dropped if the queue is full. end says
-// the line really ended there rather than being cut at the limit.
-func (s *Sink) emit(line []byte, end bool, now time.Time) {
+// the line really ended there rather than being cut at the limit; partial
+// that it ended without a newline.
+func (s *Sink) emit(line []byte, end, partial bool, now time.Time) {
 	if end && s.stripCR && len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	if !s.queue.push(line, now) {
+	if !s.queue.push(line, now, partial) {
 		s.hub.noteDrop(s.spec, s.counts, 1, nil)
 	}
 }

@@ -1,9 +1,11 @@
 package proc
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"os"
+	"time"
 )
 
 const (
@@ -14,35 +16,77 @@ const (
 	// readBuf is what one read takes from the pipe; lines longer than it
 	// are assembled from several reads.
 	readBuf = 64 << 10
+	// PartialQuiet is how long a line without its newline waits for the rest.
+	PartialQuiet = 200 * time.Millisecond
 )
 
 // CopyLines writes each line of r to w with one Write, newline included; a
 // last line without one gets one. Lines over max bytes are split. Write
 // errors are ignored: the pipe must keep draining or the child blocks.
+//
+// A line without its newline ("waiting for the database...") is written,
+// ended with one, after PartialQuiet without more output when r is a pipe
+// (*os.File supports read deadlines): it shows while the child waits, and
+// what comes next is a line of its own.
 func CopyLines(w io.Writer, r io.Reader, max int) {
-	br := bufio.NewReaderSize(r, readBuf)
+	f, _ := r.(*os.File)
+	buf := make([]byte, readBuf)
 	var line []byte
+	armed := false
 	for {
-		chunk, err := br.ReadSlice('\n')
-		line = append(line, chunk...) // copy: chunk is bufio's buffer
-		for len(line) > max && (len(line) > max+1 || line[max] != '\n') {
-			_, _ = w.Write(append(line[:max:max], '\n'))
-			line = append(line[:0], line[max:]...)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if len(line) > 0 {
-			if line[len(line)-1] != '\n' {
-				line = append(line, '\n')
+		n, err := r.Read(buf)
+		data := buf[:n]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				line = append(line, data...)
+				break
 			}
+			line = append(line, data[:i+1]...)
+			data = data[i+1:]
+			line = splitLine(w, line, max+1)
 			_, _ = w.Write(line)
 			line = line[:0]
 		}
+		line = splitLine(w, line, max)
+		if f != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			if len(line) > 0 {
+				_, _ = w.Write(append(line, '\n'))
+				line = line[:0]
+			}
+			_ = f.SetReadDeadline(time.Time{})
+			armed = false
+			continue
+		}
 		if err != nil { // io.EOF, or the pipe closed under us
+			if len(line) > 0 {
+				_, _ = w.Write(append(line, '\n'))
+			}
 			return
 		}
+		switch {
+		case f != nil && len(line) > 0 && n > 0:
+			_ = f.SetReadDeadline(time.Now().Add(PartialQuiet))
+			armed = true
+		case f != nil && len(line) == 0 && armed:
+			_ = f.SetReadDeadline(time.Time{})
+			armed = false
+		}
 	}
+}
+
+// splitLine writes max-byte pieces of line, each with a newline added,
+// while line is longer than limit, and returns the rest.
+func splitLine(w io.Writer, line []byte, limit int) []byte {
+	max := limit
+	if len(line) > 0 && line[len(line)-1] == '\n' {
+		max = limit - 1
+	}
+	for len(line) > limit {
+		_, _ = w.Write(append(line[:max:max], '\n'))
+		line = append(line[:0], line[max:]...)
+	}
+	return line
 }
 
 // capWriter keeps the first n bytes and discards the rest, still accepting

@@ -41,14 +41,20 @@ type plan struct {
 func planWatches(groups map[string]*group) map[string]*dirWatch {
 	p := plan{dirs: map[string]*dirWatch{}, byID: map[fileID]string{}}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
-		for _, path := range groups[name].paths {
-			p.addPath(name, path)
+		g := groups[name]
+		for _, path := range g.paths {
+			p.addPath(name, path, g.scanner.limits.MaxFiles)
 		}
 	}
 	return p.dirs
 }
 
-func (p *plan) addPath(group, path string) {
+// addPath plans the watches for one path. A tree of more than max entries
+// (files and directories) gets a watch on its top directory only: the scan
+// reports it as beyond the limits, and inotify watches are a scarce,
+// per-user resource (max_user_watches) that a symlink to a huge tree would
+// use up.
+func (p *plan) addPath(group, path string, max int) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		p.addAncestor(group, path)
@@ -63,11 +69,27 @@ func (p *plan) addPath(group, path string) {
 	if !fi.IsDir() {
 		return
 	}
-	walk(path, func(dir string, fi fs.FileInfo, err error) {
-		if err == nil && fi.IsDir() {
-			p.add(dir, fi, interest{group: group})
+	type dir struct {
+		path string
+		fi   fs.FileInfo
+	}
+	var dirs []dir
+	n := 0
+	walk(path, func(path string, fi fs.FileInfo, err error) bool {
+		if n++; n > max {
+			return false
 		}
+		if err == nil && fi.IsDir() {
+			dirs = append(dirs, dir{path, fi})
+		}
+		return true
 	})
+	if n > max && len(dirs) > 0 {
+		dirs = dirs[:1] // the top: its changes still raise events
+	}
+	for _, d := range dirs {
+		p.add(d.path, d.fi, interest{group: group})
+	}
 }
 
 func (p *plan) addAncestor(group, path string) {

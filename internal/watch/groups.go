@@ -8,8 +8,11 @@ import (
 
 // group is the loop's record of one named group of paths.
 type group struct {
-	name  string
-	paths []string
+	name    string
+	paths   []string
+	scanner *scanner
+	// limitErr is the limit the content is beyond, while it is; "" within.
+	limitErr string
 	// delivered is the content of the last Change delivered, or the baseline.
 	delivered     manifest
 	deliveredHash string
@@ -43,7 +46,7 @@ func (w *Watcher) setGroups(spec map[string][]string) {
 			next[name] = g
 			continue
 		}
-		g := &group{name: name, paths: paths}
+		g := &group{name: name, paths: paths, scanner: newScanner(w.opts.Limits)}
 		next[name] = g
 		fresh = append(fresh, g)
 	}
@@ -59,7 +62,10 @@ func (w *Watcher) setGroups(spec map[string][]string) {
 	// as an event, and is reported if the baseline missed it.
 	w.reconcile()
 	for _, g := range fresh {
-		g.delivered = scan(g.paths)
+		g.delivered = w.scan(g)
+		if g.delivered == nil {
+			g.delivered = manifest{} // within the limits again, it is a change
+		}
 		g.deliveredHash = g.delivered.sum()
 		w.current[g.name] = g.deliveredHash
 	}
@@ -124,7 +130,10 @@ func (w *Watcher) fired(t tick) {
 // check hashes a group's content and queues a Change when it differs from
 // what was last delivered. It returns the hash.
 func (w *Watcher) check(g *group) string {
-	m := scan(g.paths)
+	m := w.scan(g)
+	if m == nil {
+		return w.current[g.name] // beyond the limits: nothing to compare
+	}
 	h := m.sum()
 	if w.current[g.name] != h {
 		w.current[g.name] = h
@@ -160,4 +169,24 @@ func (w *Watcher) unqueue(g *group) {
 	}
 	g.pending = nil
 	w.queue = slices.DeleteFunc(w.queue, func(name string) bool { return name == g.name })
+}
+
+// scan scans a group's content; beyond the limits it counts a watch error,
+// logs it once until the content is within them again, and returns nil.
+func (w *Watcher) scan(g *group) manifest {
+	m, err := g.scanner.scan(g.paths)
+	if err == nil {
+		if g.limitErr != "" {
+			w.log.Info("watched content within the limits again", "group", g.name)
+			g.limitErr = ""
+		}
+		return m
+	}
+	w.errs.Add(1)
+	if err.Error() != g.limitErr {
+		g.limitErr = err.Error()
+		w.log.Error("cannot watch: content beyond the limits; changes are not reported until it is within them",
+			"group", g.name, "error", err)
+	}
+	return nil
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// for mounts whose changes inotify never reports. Zero means events only,
 	// with polling every 2s once inotify has failed.
 	PollInterval time.Duration
+	// Limits bound what each group's scan looks at (files, bytes); beyond
+	// them a group reports no change, and the failure is counted in Errors
+	// and logged. Zero values mean the defaults.
+	Limits Limits
 	// Logger receives watcher failures. Nil discards them.
 	Logger *slog.Logger
 
@@ -181,15 +185,26 @@ func (w *Watcher) Rehash(group string) (string, error) {
 
 // Errors counts the failures of the file watcher: inotify that cannot start,
 // directories that cannot be watched (ENOSPC: max_user_watches), errors and
-// queue overflows reported by inotify.
+// queue overflows reported by inotify, and scans beyond Options.Limits.
 func (w *Watcher) Errors() uint64 { return w.errs.Load() }
 
-// Close stops watching, waits for the watcher's goroutines to exit and closes
-// the Changes channel.
+// closeWait bounds how long Close waits for a scan in progress: a stop must
+// not wait on a read that hangs (a dead NFS server).
+const closeWait = time.Second
+
+// Close stops watching, waits (at most a second) for the watcher's goroutine
+// to exit and closes the Changes channel. A watcher still busy after that is
+// left to exit on its own, and Close says so.
 func (w *Watcher) Close() error {
 	w.closeOnce.Do(func() { close(w.done) })
-	<-w.stopped
-	return w.closeErr
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-w.stopped:
+		return w.closeErr
+	case <-t.C:
+		return fmt.Errorf("cannot close file watcher: still scanning after %s", closeWait)
+	}
 }
 
 // call runs f on the loop goroutine and waits for it.
