@@ -87,7 +87,7 @@ func (d *daemon) wait(t *testing.T) {
 	select {
 	case <-d.done:
 	case <-time.After(deadline):
-		ps, _ := exec.Command("ps", "-o", "pid,stat,wchan:20,args", "-g", fmt.Sprint(d.cmd.Process.Pid)).CombinedOutput()
+		ps, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:20,args", "--pgid", fmt.Sprint(d.cmd.Process.Pid)).CombinedOutput()
 		t.Fatalf("pid %d did not exit within %v; its group:\n%s\noutput:\n%s", d.cmd.Process.Pid, deadline, ps, d.stderr)
 	}
 }
@@ -184,6 +184,9 @@ func fpmConf(t *testing.T, dir, listen string) string {
 pid = %[1]s/fpm.pid
 error_log = %[1]s/fpm.log
 daemonize = no
+; QUIT lets workers finish their requests only when this is not 0 (the
+; default): with 0 the master terminates them at once.
+process_control_timeout = 20s
 
 [www]
 listen = %[2]s
