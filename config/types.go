@@ -132,6 +132,10 @@ type Program struct {
 	Ready *Probe `mapstructure:"ready" yaml:"ready,omitempty" json:"ready,omitempty"`
 	// Live is the liveness probe; nil means none.
 	Live *Probe `mapstructure:"live" yaml:"live,omitempty" json:"live,omitempty"`
+
+	// Sockets are listening sockets phpinit holds across the program's
+	// restarts (see Socket); none by default.
+	Sockets []Socket `mapstructure:"sockets" yaml:"sockets,omitempty" json:"sockets,omitempty"`
 }
 
 // IsCritical reports Critical with its default (true).
