@@ -107,16 +107,29 @@ func memory(pid int) (rssKiB, threads int64, err error) {
 	return m["VmRSS"], m["Threads"], nil
 }
 
-// fpmMasters lists php-fpm masters under the init: children of it that lead
-// their own process group (both supervisors start programs with setpgid).
-// Workers orphaned by a killed master are children of the init too, but
-// stay in the dead master's group.
-func fpmMasters(initPID int) []int {
+// fpmMasters lists the php-fpm masters under the init.
+func fpmMasters(initPID int) []int { return masters(initPID, "php-fpm: master") }
+
+// masters lists the processes under the init, at any depth (s6 and a
+// start script put a supervisor or a shell in between), whose command line
+// starts with title: "php-fpm: master" or "nginx: master". Workers orphaned
+// by a killed master are children of the init too, but their title says
+// "pool" or "worker".
+func masters(initPID int, title string) []int {
 	var out []int
-	for _, c := range children(initPID) {
-		st, ok := readStat(c)
-		if ok && st.State != 'Z' && strings.HasPrefix(st.Comm, "php-fpm") && st.PGID == st.PID {
-			out = append(out, c)
+	queue := []int{initPID}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range children(pid) {
+			queue = append(queue, c)
+			st, ok := readStat(c)
+			if !ok || st.State == 'Z' {
+				continue
+			}
+			if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c)); err == nil && strings.HasPrefix(string(raw), title) {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
