@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/phpinit/phpinit/internal/sockets"
 )
@@ -28,6 +30,21 @@ type Socket struct {
 	// Mode of a unix socket file, octal ("0660" or 0660); 0 means 0660,
 	// php-fpm's own default for listen.mode.
 	Mode SocketMode `mapstructure:"mode" yaml:"mode,omitempty" json:"mode,omitempty"`
+	// Nonblocking hands the socket over with O_NONBLOCK set; nil means
+	// true for a program whose command is nginx and false otherwise.
+	// nginx sets the flag only on sockets it creates, and a worker blocked
+	// in accept(2) on a blocking one cannot stop gracefully; php-fpm's
+	// workers need a blocking one (on a non-blocking one they exit at once,
+	// over and over).
+	Nonblocking *bool `mapstructure:"nonblocking" yaml:"nonblocking,omitempty" json:"nonblocking,omitempty"`
+}
+
+// IsNonblocking reports Nonblocking with its default for program p.
+func (s Socket) IsNonblocking(p *Program) bool {
+	if s.Nonblocking != nil {
+		return *s.Nonblocking
+	}
+	return len(p.Command) > 0 && strings.HasPrefix(filepath.Base(p.Command[0]), "nginx")
 }
 
 // SocketMode is a unix socket file's permission bits.

@@ -39,6 +39,27 @@ func TestSockets(t *testing.T) {
 	}
 }
 
+func TestSocketNonblockingDefault(t *testing.T) {
+	c, err := loadOffline(t, `programs:
+  php-fpm: {command: [php-fpm8.2], sockets: [unix:///run/php.sock, {address: "tcp://127.0.0.1:9000", nonblocking: true}]}
+  nginx: {command: [/usr/sbin/nginx], sockets: [tcp://0.0.0.0:80, {address: "tcp://127.0.0.1:81", nonblocking: false}]}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		program string
+		want    []bool
+	}{{"php-fpm", []bool{false, true}}, {"nginx", []bool{true, false}}} {
+		p := c.Programs[tc.program]
+		for i, want := range tc.want {
+			if got := p.Sockets[i].IsNonblocking(p); got != want {
+				t.Errorf("%s sockets[%d] nonblocking = %v, want %v", tc.program, i, got, want)
+			}
+		}
+	}
+}
+
 func TestSocketsNoneByDefault(t *testing.T) {
 	c, err := loadOffline(t, "programs: {web: {command: [w]}}")
 	if err != nil {

@@ -68,7 +68,11 @@ func start(t *testing.T, set *Set, argv ...string) *daemon {
 	}
 	defer out.Close()
 	d := &daemon{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{}), stderr: log{out.Name()}}
-	d.cmd.ExtraFiles = set.Files()
+	files, err := set.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.ExtraFiles = files
 	d.cmd.Env = append(os.Environ(), set.Env(3)...)
 	d.cmd.Stdout, d.cmd.Stderr = out, out
 	// Its own group: a kill -9 of the master leaves its workers, which the
@@ -305,7 +309,7 @@ func TestPHPFPMBacklogAcrossRestarts(t *testing.T) {
 func TestNginxBacklogAcrossRestarts(t *testing.T) {
 	bin := needDaemon(t, "nginx")
 	dir := t.TempDir()
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1}})
+	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func TestPHPFPMRestartsUnderLoadFailNothing(t *testing.T) {
 func TestNginxRestartsUnderLoadFailNothing(t *testing.T) {
 	bin := needDaemon(t, "nginx")
 	dir := t.TempDir()
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1}})
+	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,20 +2,29 @@ package sockets
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Files are the held sockets for exec.Cmd.ExtraFiles (or after the three
 // standard fds in os.ProcAttr.Files), in the order of the specs. The same
-// files go to every start; the child gets its own copies.
-func (s *Set) Files() []*os.File {
+// files go to every start; the child gets its own copies. Each socket's
+// O_NONBLOCK is set as its spec says first, whatever the last program
+// left.
+func (s *Set) Files() ([]*os.File, error) {
 	files := make([]*os.File, len(s.held))
+	var errs []error
 	for i, h := range s.held {
+		if err := unix.SetNonblock(h.fd, h.spec.Nonblocking); err != nil {
+			errs = append(errs, fmt.Errorf("cannot set O_NONBLOCK on %s: %w", h.spec.Address, err))
+		}
 		files[i] = h.file
 	}
-	return files
+	return files, errors.Join(errs...)
 }
 
 // Env gives the variables that tell php-fpm and nginx which fds are

@@ -40,12 +40,22 @@ type Spec struct {
 	UID, GID int
 	// Mode of a unix socket file; 0 means DefaultMode.
 	Mode os.FileMode
+	// Nonblocking sets O_NONBLOCK on the socket, which the program shares
+	// (it is a flag of the open file, not of the fd). nginx needs it: it
+	// sets O_NONBLOCK only on sockets it creates (ngx_open_listening_sockets;
+	// an inherited one is expected to come from an older nginx), and a
+	// worker that finds a blocking listener accepts in a blocking
+	// accept4(2) after another took the connection, where it cannot stop
+	// gracefully. php-fpm needs it off: its workers accept blocking, and on
+	// EAGAIN they exit at once, to be forked again, in a loop.
+	Nonblocking bool
 }
 
 // held is one bound socket.
 type held struct {
 	spec    Spec
 	file    *os.File
+	fd      int    // file's fd, kept apart: File.Fd() would make it blocking
 	key     string // the name php-fpm knows it by
 	private string // unix: where it is bound
 	dev     uint64 // unix: the socket file's inode, to recognise links
@@ -133,7 +143,7 @@ func bindTCP(sp Spec) (*held, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot bind %s: %w", sp.Address, err)
 	}
-	h := &held{spec: sp, file: os.NewFile(uintptr(fd), sp.Address.String())}
+	h := newHeld(sp, fd, "")
 	bound, err := unix.Getsockname(fd)
 	if err != nil {
 		h.file.Close()
@@ -141,6 +151,13 @@ func bindTCP(sp Spec) (*held, error) {
 	}
 	h.key = inetKey(bound)
 	return h, nil
+}
+
+// newHeld wraps fd, still blocking: os.NewFile registers a non-blocking
+// fd with the runtime's poller, and then exec's File.Fd() makes it
+// blocking again. The flag is set on the raw fd, by Files, before each start.
+func newHeld(sp Spec, fd int, private string) *held {
+	return &held{spec: sp, file: os.NewFile(uintptr(fd), sp.Address.String()), fd: fd, private: private}
 }
 
 // resolve gives an IP literal back as it is and looks a name up, IPv4

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseAddress(t *testing.T) {
@@ -79,8 +81,9 @@ func TestTCPEnvAndKeys(t *testing.T) {
 		t.Fatalf("dial held socket: %v", err)
 	}
 	c.Close()
-	if len(set.Files()) != 2 {
-		t.Fatalf("Files() = %d files", len(set.Files()))
+	files, err := set.Files()
+	if err != nil || len(files) != 2 {
+		t.Fatalf("Files() = %d files, %v", len(files), err)
 	}
 }
 
@@ -144,7 +147,11 @@ func TestUnixLinkRelinkClose(t *testing.T) {
 	}
 	// The connection waits in the held socket's backlog; accepting on the
 	// held fd (what a started program does) takes it.
-	l, err := net.FileListener(set.Files()[0])
+	files, err := set.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.FileListener(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,4 +246,41 @@ func TestPrivatePathFallsBackBesideThePublicOne(t *testing.T) {
 	if got != filepath.Join(dir, ".php.sock.held") {
 		t.Fatalf("privatePath = %s", got)
 	}
+}
+
+func TestFilesSetNonblockingAsAsked(t *testing.T) {
+	set, err := Bind(t.TempDir(), []Spec{
+		{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1},
+		{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	for round := range 2 {
+		files, err := set.Files()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{false, true} {
+			// What exec does with ExtraFiles; it must not undo the flag.
+			files[i].Fd()
+			if got := nonblocking(t, set.held[i].fd); got != want {
+				t.Errorf("round %d: socket %d O_NONBLOCK = %v, want %v", round, i, got, want)
+			}
+		}
+		// A program that flips the flag on the shared file: the next
+		// Files puts it back.
+		unix.SetNonblock(set.held[0].fd, true)
+		unix.SetNonblock(set.held[1].fd, false)
+	}
+}
+
+func nonblocking(t *testing.T, fd int) bool {
+	t.Helper()
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fl&unix.O_NONBLOCK != 0
 }

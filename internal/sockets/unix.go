@@ -30,7 +30,8 @@ func bindUnix(dir string, sp Spec) (*held, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot bind %s at %s: %w", sp.Address, private, err)
 	}
-	h := &held{spec: sp, file: os.NewFile(uintptr(fd), sp.Address.String()), key: public, private: private}
+	h := newHeld(sp, fd, private)
+	h.key = public
 	if err := h.own(); err != nil {
 		h.close()
 		return nil, fmt.Errorf("cannot bind %s: %w", sp.Address, err)
