@@ -111,13 +111,13 @@ func measureRestartLoad(e env, name, what string, settle, timeout time.Duration)
 	if err != nil || !phpAnswered(before) {
 		return r, fmt.Errorf("%s: no PHP answer before the restart: %v", name, err)
 	}
-	title := "php-fpm: master"
+	title := "php-fpm"
 	if act.program == "nginx" {
-		title = "nginx: master"
+		title = "nginx"
 	}
 	old := masters(pid, title)
 	if len(old) != 1 {
-		return r, fmt.Errorf("%s: want one %s under PID 1, found %v", name, title, old)
+		return r, fmt.Errorf("%s: want one %s master under PID 1, found %v", name, title, old)
 	}
 	l := &loadRun{url: e.url(), stop: make(chan struct{})}
 	for range loadClients {

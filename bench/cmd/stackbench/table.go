@@ -166,6 +166,8 @@ func ratio(rw row, p, s *Result) string {
 	switch {
 	case p == nil || s == nil || p.TimedOut:
 		return "—"
+	case s.Extra["pid1_exited"] == 1 || strings.HasPrefix(s.Note, "PID 1 exited"):
+		return "—" // no restart to compare with: the container ends
 	case p.Value <= 0:
 		return "—"
 	case s.TimedOut:
