@@ -91,8 +91,14 @@ func (d *daemon) wait(t *testing.T) {
 	select {
 	case <-d.done:
 	case <-time.After(deadline):
-		ps, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:20,args", "--pgid", fmt.Sprint(d.cmd.Process.Pid)).CombinedOutput()
-		t.Fatalf("pid %d did not exit within %v; its group:\n%s\noutput:\n%s", d.cmd.Process.Pid, deadline, ps, d.stderr)
+		ps, _ := exec.Command("ps", "-eo", "pgid,pid,ppid,stat,wchan:20,args").CombinedOutput()
+		var group []string
+		for _, line := range strings.Split(string(ps), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == fmt.Sprint(d.cmd.Process.Pid) {
+				group = append(group, line)
+			}
+		}
+		t.Fatalf("pid %d did not exit within %v; its group:\n%s\noutput:\n%s", d.cmd.Process.Pid, deadline, strings.Join(group, "\n"), d.stderr)
 	}
 }
 
