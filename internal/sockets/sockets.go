@@ -99,8 +99,8 @@ func bind(dir string, sp Spec) (*held, error) {
 	return nil, fmt.Errorf("cannot bind %s: unknown network %q", sp.Address, sp.Address.Network)
 }
 
-// listenFD makes a blocking, close-on-exec listening socket. Blocking,
-// because php-fpm's workers accept(2) on it as they find it; exec clears
+// listenFD makes a blocking, close-on-exec listening socket (Files sets
+// O_NONBLOCK as the spec says before each start); exec clears
 // close-on-exec on the copies ExtraFiles puts at fd 3 and up.
 func listenFD(family int, sa unix.Sockaddr) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
