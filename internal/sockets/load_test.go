@@ -156,9 +156,9 @@ func TestPHPFPMRestartsWithoutHeldSocketFail(t *testing.T) {
 	close(l.stop)
 	l.wg.Wait()
 	failed := l.failed.Load() - before
-	t.Logf("without a held socket, %d restarts: %d requests failed (first: %v)", n, failed, l.errs[0])
 	if failed == 0 {
 		t.Fatal("no request failed across restarts without a held socket: the test cannot tell holding from not")
 	}
+	t.Logf("without a held socket, %d restarts: %d requests failed (first: %v)", n, failed, l.errs[0])
 	d.quit(t)
 }
