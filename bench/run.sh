@@ -33,6 +33,17 @@ die() { echo "bench: $*" >&2; exit 1; }
 wanted() { [[ " $ONLY " == *" $1 "* ]]; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (PID namespaces, running the daemons as www-data)"
+# The contenders come from Debian's packages; install the missing ones.
+missing=()
+command -v supervisord >/dev/null || missing+=(supervisor)
+command -v tini >/dev/null || missing+=(tini)
+command -v s6-svscan >/dev/null || missing+=(s6)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}" >&2
+  apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
+    die "cannot install ${missing[*]}"
+fi
 for bin in nginx php-fpm8.2 supervisord supervisorctl tini s6-svscan s6-svc unshare nsenter setpriv go; do
   command -v "$bin" >/dev/null || die "$bin not found (apt-get install nginx php8.2-fpm supervisor tini s6 util-linux)"
 done
