@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh: phpinit against supervisord (and a by-hand shell script) as
-# PID 1 of a fresh PID namespace, running the same nginx + php-fpm site.
+# bench/run.sh: phpinit against supervisord, s6 and tini (with a start
+# script), and a by-hand shell script, each as PID 1 of a fresh PID
+# namespace, running the same nginx + php-fpm site.
 # Writes bench/results/<time>/ (results.jsonl, results.md, logs/) and
 # prints the markdown table. See bench/README.md. Needs root.
 #
@@ -12,7 +13,7 @@
 #   RESTART_TIMEOUT=30s  give up on a new php-fpm master after this long
 #   IDLE_WINDOW=10s      how long idle wakeups and CPU are counted
 #   ONLY="startup idle"  run only these of: startup idle orphans restart
-#                        restart_traffic gobench
+#                        restart_traffic load gobench
 #   PHPINIT=bin/phpinit  the binary under test (built when missing)
 #   PORT=18080           first port tried for nginx (then phpinit's /healthz)
 set -euo pipefail
@@ -24,7 +25,7 @@ ORPHAN_RELEASE=${ORPHAN_RELEASE:-5s}
 ORPHAN_TIMEOUT=${ORPHAN_TIMEOUT:-90s}
 RESTART_TIMEOUT=${RESTART_TIMEOUT:-30s}
 IDLE_WINDOW=${IDLE_WINDOW:-10s}
-ONLY=${ONLY:-startup idle orphans restart restart_traffic gobench}
+ONLY=${ONLY:-startup idle orphans restart restart_traffic load gobench}
 PHPINIT=${PHPINIT:-bin/phpinit}
 PORT=${PORT:-18080}
 
@@ -32,8 +33,19 @@ die() { echo "bench: $*" >&2; exit 1; }
 wanted() { [[ " $ONLY " == *" $1 "* ]]; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (PID namespaces, running the daemons as www-data)"
-for bin in nginx php-fpm8.2 supervisord unshare nsenter setpriv go; do
-  command -v "$bin" >/dev/null || die "$bin not found (apt-get install nginx php8.2-fpm supervisor util-linux)"
+# The contenders come from Debian's packages; install the missing ones.
+missing=()
+command -v supervisord >/dev/null || missing+=(supervisor)
+command -v tini >/dev/null || missing+=(tini)
+command -v s6-svscan >/dev/null || missing+=(s6)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}" >&2
+  apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
+    die "cannot install ${missing[*]}"
+fi
+for bin in nginx php-fpm8.2 supervisord supervisorctl tini s6-svscan s6-svc unshare nsenter setpriv go; do
+  command -v "$bin" >/dev/null || die "$bin not found (apt-get install nginx php8.2-fpm supervisor tini s6 util-linux)"
 done
 id www-data >/dev/null 2>&1 || die "no www-data user"
 [ -x "$PHPINIT" ] || make -s build
@@ -74,7 +86,7 @@ busy() {
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r)"
   echo "- phpinit: $("$PHPINIT" version 2>&1 | head -1)"
-  echo "- supervisord $(supervisord --version) on $(python3 --version 2>&1)"
+  echo "- supervisord $(supervisord --version) on $(python3 --version 2>&1), s6 $(dpkg-query -W -f '${Version}' s6), $(tini --version)"
   echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(php-fpm8.2 -v | head -1 | cut -d' ' -f1-2) (php-fpm)"
   echo "- before the bench: CPUs $(busy) busy, load average $(load)"
 } >"$out/env.md"
@@ -86,10 +98,17 @@ sb() {
 }
 
 start=$SECONDS
-wanted startup && sb startup phpinit supervisord byhand
-wanted idle && sb idle phpinit supervisord phpinit-noprobe
-wanted restart && sb restart phpinit supervisord
-wanted restart_traffic && sb restart_traffic phpinit supervisord
+# Each measurement runs every contender in turn (startup: round by round),
+# so drift on the machine spreads over all of them.
+wanted startup && sb startup phpinit supervisord s6 tini byhand
+wanted idle && sb idle phpinit supervisord s6 tini phpinit-noprobe
+wanted restart && sb restart phpinit supervisord s6 tini
+wanted restart_traffic && sb restart_traffic phpinit supervisord s6 tini
+if wanted load; then
+  sb load_kill9_fpm phpinit supervisord s6 tini
+  sb load_restart_fpm phpinit supervisord s6
+  sb load_restart_nginx phpinit supervisord s6
+fi
 wanted orphans && sb orphans phpinit supervisord
 if wanted gobench; then
   # The loop's reaper in process (the test binary as subreaper); one op
@@ -99,7 +118,7 @@ fi
 echo "- after: load average $(load); the bench took $((SECONDS - start)) s" >>"$out/env.md"
 
 {
-  echo "### phpinit vs supervisord as PID 1 (nginx + php-fpm)"
+  echo "### phpinit vs supervisord, s6 and tini as PID 1 (nginx + php-fpm)"
   echo
   cat "$out/env.md"
   echo

@@ -10,6 +10,10 @@
 #   DIR/supervisord.conf  supervisord -n: php-fpm priority 10, nginx 20
 #   DIR/byhand.sh         php-fpm and nginx started in the background with
 #                         no waiting at all: the lower bound for start-up
+#   DIR/tini.sh           the same under tini, ending at the first exit
+#                         (bash wait -n): the usual tini start script
+#   DIR/s6/               an s6-svscan scan directory: php-fpm and nginx
+#                         services (run scripts, down-signal QUIT)
 #
 # The same nginx.conf, php-fpm.conf and index.php serve all three. Nothing
 # under /etc/nginx or /etc/php is touched: every path (pid files, sockets,
@@ -127,6 +131,9 @@ file=$dir/run/supervisor.sock
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
+[supervisorctl]
+serverurl=unix://$dir/run/supervisor.sock
+
 [program:php-fpm]
 command=$fpm_cmd
 user=www-data
@@ -157,6 +164,36 @@ as_www="setpriv --reuid=www-data --regid=www-data --init-groups"
 wait
 EOF
 chmod 755 "$dir/byhand.sh"
+
+# tini + a start script, as images without a supervisor do it: when either
+# daemon exits the script exits, tini with it, and the container runtime
+# restarts the whole container. tini is PID 1 of the namespace (no -s).
+cat >"$dir/tini.sh" <<EOF
+#!/bin/bash
+as_www="setpriv --reuid=www-data --regid=www-data --init-groups"
+\$as_www $fpm_cmd &
+\$as_www nginx $nginx_args -g 'daemon off;' &
+wait -n
+exit \$?
+EOF
+chmod 755 "$dir/tini.sh"
+
+# s6: s6-svscan as PID 1 over two services. s6 has no dependencies between
+# services, so nginx starts with php-fpm; down-signal makes s6-svc -r and
+# stops graceful (QUIT) like the other contenders.
+for svc in php-fpm nginx; do
+  mkdir -p "$dir/s6/$svc"
+  echo QUIT >"$dir/s6/$svc/down-signal"
+done
+cat >"$dir/s6/php-fpm/run" <<EOF
+#!/bin/sh
+exec setpriv --reuid=www-data --regid=www-data --init-groups $fpm_cmd 2>&1
+EOF
+cat >"$dir/s6/nginx/run" <<EOF
+#!/bin/sh
+exec setpriv --reuid=www-data --regid=www-data --init-groups nginx $nginx_args -g 'daemon off;' 2>&1
+EOF
+chmod 755 "$dir/s6/php-fpm/run" "$dir/s6/nginx/run"
 
 # orphans.sh N: N background children that each wait for one line on fd 3;
 # then the script exits, so all N are reparented to PID 1: orphans. The

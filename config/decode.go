@@ -18,7 +18,7 @@ import (
 func (l *loader) decode(prefix string, in, out any) {
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			shapeHook, boolTextHook, durationHook, signalHook, byteSizeHook),
+			socketHook, shapeHook, boolTextHook, durationHook, signalHook, byteSizeHook),
 		// Weak typing reads the strings PHPINIT_* variables give into
 		// ints and bools, and `user: 1000` into a string.
 		WeaklyTypedInput: true,

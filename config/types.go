@@ -165,6 +165,10 @@ type Program struct {
 	// other: lower first, then by name; default 0 (supervisord files: 999).
 	Priority int `mapstructure:"priority" yaml:"priority" json:"priority"`
 
+	// Sockets are listening sockets phpinit holds across the program's
+	// restarts (see Socket); none by default.
+	Sockets []Socket `mapstructure:"sockets" yaml:"sockets,omitempty" json:"sockets,omitempty"`
+
 	// ProcessGroup is the name ctl addresses a set of copies by: the
 	// supervisord [group:x] that lists the program, else the program's
 	// key. Filled by Load.

@@ -50,6 +50,7 @@ func (l *loader) validate(c *Config) {
 	for _, name := range sortedKeys(c.Programs) {
 		l.validateProgram(c, name, c.Programs[name])
 	}
+	l.duplicateSockets(c)
 	for _, cycle := range cycles(c.Programs) {
 		l.p.add("programs."+cycle[0]+".depends_on",
 			"dependency cycle "+strings.Join(append(cycle, cycle[0]), " -> "))
@@ -88,6 +89,7 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	l.validateCopies(key, p)
 	l.probe(key+".ready", p.Ready)
 	l.probe(key+".live", p.Live)
+	l.programSockets(name, p)
 }
 
 // programLists checks the keys that hold lists and maps.

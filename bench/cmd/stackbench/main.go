@@ -9,10 +9,12 @@
 //	stackbench [flags] orphans INIT...   -orphans orphans reaped
 //	stackbench [flags] restart INIT...   kill -9 of the php-fpm master, no traffic
 //	stackbench [flags] restart_traffic INIT...  the same under 1,000 requests/s
+//	stackbench [flags] load_kill9_fpm|load_restart_fpm|load_restart_nginx INIT...
+//	                                     requests failed under 4 clients (load.go)
 //	stackbench table FILE.jsonl          the markdown table
 //
-// INIT is phpinit, supervisord, byhand or phpinit-noprobe (phpinit without
-// its readiness probe). Results are appended to -out as JSON lines;
+// INIT is phpinit, supervisord, s6, tini, byhand or phpinit-noprobe
+// (phpinit without its readiness probe). Results are appended to -out as JSON lines;
 // progress goes to stderr.
 package main
 
@@ -107,6 +109,10 @@ func measure(what string, e env, o options, inits []string, progress io.Writer) 
 	case "restart", "restart_traffic":
 		return each(inits, one(func(name string) (Result, error) {
 			return measureRestart(e, name, what == "restart_traffic", o.settle, o.restartTimeout)
+		}))
+	case "load_kill9_fpm", "load_restart_fpm", "load_restart_nginx":
+		return each(inits, one(func(name string) (Result, error) {
+			return measureRestartLoad(e, name, what, o.settle, o.restartTimeout)
 		}))
 	}
 	return nil, fmt.Errorf("unknown measurement %q", what)

@@ -107,15 +107,33 @@ func memory(pid int) (rssKiB, threads int64, err error) {
 	return m["VmRSS"], m["Threads"], nil
 }
 
-// fpmMasters lists php-fpm masters under the init: children of it that lead
-// their own process group (both supervisors start programs with setpgid).
-// Workers orphaned by a killed master are children of the init too, but
-// stay in the dead master's group.
-func fpmMasters(initPID int) []int {
+// fpmMasters lists the php-fpm masters under the init.
+func fpmMasters(initPID int) []int { return masters(initPID, "php-fpm") }
+
+// masters lists the masters of a daemon (comm starting with name:
+// "php-fpm", "nginx") under the init, at any depth (s6 and a start script
+// put a supervisor or a shell in between). A worker is not one: its parent
+// is its master, or, once orphaned, its title says so ("php-fpm: pool www",
+// "nginx: worker process"). A master that fails early (php-fpm's exit 78)
+// has not set its title yet and still counts.
+func masters(initPID int, name string) []int {
 	var out []int
-	for _, c := range children(initPID) {
-		st, ok := readStat(c)
-		if ok && st.State != 'Z' && strings.HasPrefix(st.Comm, "php-fpm") && st.PGID == st.PID {
+	queue := []int{initPID}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		parent, _ := readStat(pid)
+		for _, c := range children(pid) {
+			queue = append(queue, c)
+			st, ok := readStat(c)
+			if !ok || st.State == 'Z' || !strings.HasPrefix(st.Comm, name) || strings.HasPrefix(parent.Comm, name) {
+				continue
+			}
+			raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+			title := string(raw)
+			if strings.HasPrefix(title, name+": pool") || strings.HasPrefix(title, name+": worker") || strings.HasPrefix(title, name+": cache") {
+				continue
+			}
 			out = append(out, c)
 		}
 	}

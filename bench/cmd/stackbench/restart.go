@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 // restartRun is the state of one restart measurement.
 type restartRun struct {
 	e          env
+	exited     <-chan struct{} // the stack's PID 1 is gone
 	initPID    int
 	old        int // host pid of the killed master
 	oldNS      int // its pid in the namespace, as the page reports it
@@ -72,6 +74,11 @@ func (rr *restartRun) waitQuiet(c *http.Client, until time.Time) (time.Time, err
 		if time.Now().After(until) {
 			return time.Time{}, errTimeout
 		}
+		select {
+		case <-rr.exited:
+			return time.Time{}, errExited
+		default:
+		}
 		if time.Since(lastGet) >= time.Second {
 			p, err := get(c, rr.e.url())
 			rr.observe(p, err)
@@ -79,13 +86,13 @@ func (rr *restartRun) waitQuiet(c *http.Client, until time.Time) (time.Time, err
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return pollPage(c, rr.e.url(), until, nil, rr.fromNewMaster, rr.observe)
+	return pollPage(c, rr.e.url(), until, rr.exited, rr.fromNewMaster, rr.observe)
 }
 
 // waitTraffic polls the page every millisecond from the kill on.
 func (rr *restartRun) waitTraffic(c *http.Client, until time.Time) (time.Time, error) {
 	polls := 0
-	return pollPage(c, rr.e.url(), until, nil, rr.fromNewMaster, func(p page, err error) {
+	return pollPage(c, rr.e.url(), until, rr.exited, rr.fromNewMaster, func(p page, err error) {
 		rr.observe(p, err)
 		if polls++; polls%10 == 0 {
 			rr.scanMasters()
@@ -114,7 +121,7 @@ func measureRestart(e env, name string, traffic bool, settle, timeout time.Durat
 	if len(masters) != 1 {
 		return r, fmt.Errorf("%s: want one php-fpm master under PID 1, found %v", name, masters)
 	}
-	rr := &restartRun{e: e, initPID: pid, old: masters[0], oldNS: before.PPID, newMasters: map[int]bool{}}
+	rr := &restartRun{e: e, exited: st.done, initPID: pid, old: masters[0], oldNS: before.PPID, newMasters: map[int]bool{}}
 	t0 := time.Now()
 	if err := syscall.Kill(rr.old, syscall.SIGKILL); err != nil {
 		return r, fmt.Errorf("cannot kill php-fpm master %d: %w", rr.old, err)
@@ -127,6 +134,12 @@ func measureRestart(e env, name string, traffic bool, settle, timeout time.Durat
 	r.Extra["new_masters_started"] = float64(len(rr.newMasters))
 	r.Extra["answers_from_orphaned_workers"] = float64(rr.orphanHits)
 	r.Extra["polls_without_php"] = float64(rr.failures)
+	if errors.Is(err, errExited) {
+		// tini's start script: the container ends, its runtime restarts it.
+		r.TimedOut, r.Value, r.Limit = true, ms(timeout), ms(timeout)
+		r.Note = "PID 1 exited: the container ends (its runtime would restart it whole)"
+		return r, nil
+	}
 	if err != nil {
 		r.TimedOut, r.Value, r.Limit = true, ms(timeout), ms(timeout)
 		r.Note = fmt.Sprintf("no new master served within %v: %d new masters were started, none got the socket", timeout, len(rr.newMasters))

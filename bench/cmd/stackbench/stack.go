@@ -35,8 +35,12 @@ func (e env) initCommand(name string) ([]string, error) {
 		return []string{"supervisord", "-n", "-c", filepath.Join(e.Site, "supervisord.conf")}, nil
 	case "byhand":
 		return []string{"/bin/sh", filepath.Join(e.Site, "byhand.sh")}, nil
+	case "tini":
+		return []string{"tini", "--", filepath.Join(e.Site, "tini.sh")}, nil
+	case "s6":
+		return []string{"s6-svscan", filepath.Join(e.Site, "s6")}, nil
 	}
-	return nil, fmt.Errorf("unknown init %q (want phpinit, phpinit-noprobe, supervisord or byhand)", name)
+	return nil, fmt.Errorf("unknown init %q (want phpinit, phpinit-noprobe, supervisord, s6, tini or byhand)", name)
 }
 
 // stack is one contender running as PID 1 of a fresh PID namespace.

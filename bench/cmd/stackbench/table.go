@@ -26,7 +26,13 @@ var rows = []row{
 	{"orphans", "%s orphans exiting %s: last exit → no zombie left", "faster", "slower"},
 	{"restart", "kill -9 php-fpm master → PHP from a new master (no traffic)", "faster", "slower"},
 	{"restart_traffic", "the same under 1 request/ms", "faster", "slower"},
+	{"load_kill9_fpm", "4 clients: requests failed across kill -9 of the php-fpm master (time until a new master serves)", "fewer", "more"},
+	{"load_restart_fpm", "4 clients: requests failed across a restart of php-fpm (ctl restart, supervisorctl restart, s6-svc -r)", "fewer", "more"},
+	{"load_restart_nginx", "4 clients: requests failed across a restart of nginx (the same)", "fewer", "more"},
 }
+
+// columns are the contenders of the table, in order.
+var columns = []string{"phpinit", "supervisord", "s6", "tini", "byhand"}
 
 func table(path string, stdout, stderr io.Writer) int {
 	res, err := readResults(path)
@@ -36,16 +42,23 @@ func table(path string, stdout, stderr io.Writer) int {
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	fmt.Fprintln(w, "| measurement | phpinit | supervisord | by hand | phpinit vs supervisord | phpinit vs by hand |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|---|---|")
+	fmt.Fprintln(w, "| measurement | phpinit | supervisord | s6 | tini | by hand | phpinit vs supervisord | phpinit vs tini |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|---|---|")
 	for _, rw := range rows {
 		byInit := res[rw.measure]
 		if len(byInit) == 0 {
 			continue
 		}
-		p, s, h := byInit["phpinit"], byInit["supervisord"], byInit["byhand"]
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", title(rw, byInit),
-			cell(p), cell(s), cell(h), ratio(rw, p, s), versus(p, h))
+		fmt.Fprintf(w, "| %s |", title(rw, byInit))
+		for _, name := range columns {
+			fmt.Fprintf(w, " %s |", cell(byInit[name]))
+		}
+		p := byInit["phpinit"]
+		if strings.HasPrefix(rw.measure, "load_") {
+			fmt.Fprintln(w, " — | — |")
+			continue
+		}
+		fmt.Fprintf(w, " %s | %s |\n", ratio(rw, p, byInit["supervisord"]), ratio(rw, p, byInit["tini"]))
 	}
 	fmt.Fprintln(w)
 	details(w, res)
@@ -132,6 +145,14 @@ func cell(r *Result) string {
 	switch {
 	case r == nil:
 		return "—"
+	case r.Extra["pid1_exited"] == 1 && r.Unit == "failed":
+		return fmt.Sprintf("%.0f, then the container exits", r.Value)
+	case r.Extra["pid1_exited"] == 1 || strings.HasPrefix(r.Note, "PID 1 exited"):
+		return "container exits"
+	case r.Unit == "failed" && r.Extra["recovery_timed_out"] == 1:
+		return fmt.Sprintf("%.0f (not back in %s)", r.Value, amount(r.Limit, "ms"))
+	case r.Unit == "failed":
+		return fmt.Sprintf("%.0f (%s)", r.Value, amount(r.Extra["recovery_ms"], "ms"))
 	case r.TimedOut && strings.HasPrefix(r.Measure, "restart"):
 		return "never (> " + amount(r.Limit, r.Unit) + ")"
 	case r.TimedOut:
@@ -145,6 +166,8 @@ func ratio(rw row, p, s *Result) string {
 	switch {
 	case p == nil || s == nil || p.TimedOut:
 		return "—"
+	case s.Extra["pid1_exited"] == 1 || strings.HasPrefix(s.Note, "PID 1 exited"):
+		return "—" // no restart to compare with: the container ends
 	case p.Value <= 0:
 		return "—"
 	case s.TimedOut:
@@ -153,14 +176,6 @@ func ratio(rw row, p, s *Result) string {
 		return fmt.Sprintf("%s× %s", factor(s.Value/p.Value), rw.better)
 	}
 	return fmt.Sprintf("%s× %s", factor(p.Value/s.Value), rw.worse)
-}
-
-// versus says what phpinit costs over the by-hand lower bound.
-func versus(p, h *Result) string {
-	if p == nil || h == nil || p.TimedOut || h.TimedOut || h.Value <= 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%+.1f %s (%.2f×)", p.Value-h.Value, p.Unit, p.Value/h.Value)
 }
 
 // factor rounds a ratio; beyond 1,000 the measurement's resolution, not
@@ -209,7 +224,7 @@ func details(w io.Writer, res map[string]map[string]*Result) {
 	fmt.Fprintln(w, "Details:")
 	fmt.Fprintln(w)
 	for _, rw := range rows {
-		for _, name := range []string{"phpinit", "phpinit-noprobe", "supervisord", "byhand"} {
+		for _, name := range []string{"phpinit", "phpinit-noprobe", "supervisord", "s6", "tini", "byhand"} {
 			if r := res[rw.measure][name]; r != nil {
 				fmt.Fprintf(w, "- %s, %s: %s\n", rw.measure, name, describe(*r))
 			}
