@@ -32,16 +32,17 @@ func Defaults() *Config {
 func defaultProgram(name string) *Program {
 	critical, retries := true, 5
 	return &Program{
-		Name:          name,
-		Critical:      &critical,
-		Autorestart:   "always",
-		StartSeconds:  time.Second,
-		StartRetries:  &retries,
-		Backoff:       Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
-		StopSignal:    Signal(syscall.SIGQUIT),
-		StopTimeout:   8 * time.Second,
-		Stdout:        "inherit",
-		Stderr:        "inherit",
+		Name:         name,
+		Critical:     &critical,
+		Autorestart:  "always",
+		StartSeconds: time.Second,
+		StartRetries: &retries,
+		Backoff:      Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
+		StopSignal:   Signal(syscall.SIGQUIT),
+		StopTimeout:  8 * time.Second,
+		// "" follows log.format: see fillDerived.
+		Stdout:        "",
+		Stderr:        "",
 		StdoutMaxSize: 10 << 20,
 		StderrMaxSize: 10 << 20,
 		StdoutBackups: 5,
@@ -67,6 +68,16 @@ func fillDerived(c *Config) {
 		}
 	}
 	for _, p := range c.Programs {
+		// With log.format json every container line is JSON: programs'
+		// output too, unless they say otherwise.
+		for _, m := range []*string{&p.Stdout, &p.Stderr} {
+			if *m == "" {
+				*m = "inherit"
+				if c.Log.Format == "json" {
+					*m = "json"
+				}
+			}
+		}
 		if p.OnChange == "" {
 			p.OnChange = "restart"
 			if p.ReloadSignal != 0 {
