@@ -141,4 +141,3 @@ func TestHTTPSMounted(t *testing.T) {
 		return cn == "e2e-two.test", cn + errString(err)
 	})
 }
-
