@@ -90,3 +90,21 @@ func TestJSONLogs(t *testing.T) {
 		}
 	}
 }
+
+// A pool copied from Debian's (its socket for www-data) is refused by the
+// check with one line saying what to change; the running pool keeps serving.
+func TestDebianPoolRefused(t *testing.T) {
+	needEngine(t)
+	t.Parallel()
+	c := run(t, nil)
+	c.waitServing("/")
+	c.sh(`printf '[debian]\nuser = www-data\ngroup = www-data\nlisten = /run/php/debian.sock\nlisten.owner = www-data\nlisten.group = www-data\npm = static\npm.max_children = 1\n' > /data/conf/php-fpm/debian.conf`)
+	logs := c.waitLog("check failed")
+	if n := count(logs, "listen.owner = www-data, but php-fpm runs as www"); n != 1 {
+		t.Errorf("the reason appears %d times, want 1:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "failed to chown() the socket") {
+		t.Errorf("php-fpm was restarted with the pool:\n%s", logs)
+	}
+	c.waitServing("/index.php")
+}
