@@ -56,11 +56,16 @@ func setup(m *testing.M) int {
 		skipReason = fmt.Sprintf("no Docker daemon answers %s info (scripts/docker-engine.sh starts one)", dockerBin)
 	default:
 		start := time.Now()
+		before := imageID()
 		if out, err := buildImage(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: cannot build %s: %v\n%s\n", image, err, out)
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "e2e: built %s in %s\n", image, time.Since(start).Round(time.Second))
+		// The previous build, now untagged: not left to pile up run after run.
+		if before != "" && before != imageID() {
+			exec.Command(dockerBin, "rmi", before).Run()
+		}
 	}
 	if skipReason != "" {
 		fmt.Fprintln(os.Stderr, "e2e: skipping:", skipReason)
@@ -70,6 +75,15 @@ func setup(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// imageID is the ID of the image tagged image, or "".
+func imageID() string {
+	out, err := exec.Command(dockerBin, "image", "inspect", "-f", "{{.Id}}", image).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func engineAnswers() bool {
