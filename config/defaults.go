@@ -29,20 +29,18 @@ func Defaults() *Config {
 }
 
 // defaultProgram is what a program gets for every key it leaves out.
+// Stdout and Stderr stay "": fillDerived sets them from log.format.
 func defaultProgram(name string) *Program {
 	critical, retries := true, 5
 	return &Program{
-		Name:         name,
-		Critical:     &critical,
-		Autorestart:  "always",
-		StartSeconds: time.Second,
-		StartRetries: &retries,
-		Backoff:      Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
-		StopSignal:   Signal(syscall.SIGQUIT),
-		StopTimeout:  8 * time.Second,
-		// "" follows log.format: see fillDerived.
-		Stdout:        "",
-		Stderr:        "",
+		Name:          name,
+		Critical:      &critical,
+		Autorestart:   "always",
+		StartSeconds:  time.Second,
+		StartRetries:  &retries,
+		Backoff:       Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
+		StopSignal:    Signal(syscall.SIGQUIT),
+		StopTimeout:   8 * time.Second,
 		StdoutMaxSize: 10 << 20,
 		StderrMaxSize: 10 << 20,
 		StdoutBackups: 5,
