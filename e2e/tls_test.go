@@ -89,7 +89,12 @@ func newSecretDir(t *testing.T, cn string) *secretDir {
 	return s
 }
 
-func (s *secretDir) swap(cn string) {
+func (s *secretDir) swap(cn string) { s.t.Helper(); s.flip(cn, false) }
+
+// swapBroken flips ..data to a pair whose key is not the certificate's.
+func (s *secretDir) swapBroken(cn string) { s.t.Helper(); s.flip(cn, true) }
+
+func (s *secretDir) flip(cn string, broken bool) {
 	s.t.Helper()
 	s.n++
 	ts := fmt.Sprintf("..2026_12_02_%02d", s.n)
@@ -99,6 +104,11 @@ func (s *secretDir) swap(cn string) {
 	}
 	if _, err := tlscert.Generate(filepath.Join(d, tlscert.CertFile), filepath.Join(d, tlscert.KeyFile), []string{cn}); err != nil {
 		s.t.Fatal(err)
+	}
+	if broken {
+		if _, err := tlscert.Generate(filepath.Join(s.t.TempDir(), "other.crt"), filepath.Join(d, tlscert.KeyFile), []string{"other"}); err != nil {
+			s.t.Fatal(err)
+		}
 	}
 	if err := os.Chown(filepath.Join(d, tlscert.KeyFile), 0, 0); err != nil {
 		s.t.Fatal(err)
@@ -140,4 +150,12 @@ func TestHTTPSMounted(t *testing.T) {
 		cn, _, err := c.served()
 		return cn == "e2e-two.test", cn + errString(err)
 	})
+
+	// A broken renewal (a key that is not the certificate's) fails nginx -t
+	// and the last good pair keeps serving.
+	s.swapBroken("e2e-three.test")
+	c.waitLog("check failed")
+	if cn, _, err := c.served(); cn != "e2e-two.test" {
+		t.Errorf("after a broken renewal: serving %q %v, want e2e-two.test still", cn, err)
+	}
 }
