@@ -58,6 +58,16 @@ func Prepare(logger *slog.Logger, confDir, runDir string) (*Prepared, error) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create tls runtime directory: %w", err)
 	}
+	// A root phpinit keeps the directory its own (the image ships it as
+	// www's, for --user 1000): the programs' users must not swap the links.
+	if os.Geteuid() == 0 {
+		if err := os.Chown(runDir, 0, 0); err != nil {
+			return nil, fmt.Errorf("cannot own tls runtime directory: %w", err)
+		}
+		if err := os.Chmod(runDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot own tls runtime directory: %w", err)
+		}
+	}
 	crt, key := filepath.Join(confDir, CertFile), filepath.Join(confDir, KeyFile)
 	_, errC := os.Lstat(crt)
 	_, errK := os.Lstat(key)
