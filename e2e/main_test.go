@@ -8,11 +8,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -77,6 +79,25 @@ func setup(m *testing.M) int {
 	return m.Run()
 }
 
+// noteBuildContext stats every file docker build sends, so that go test's
+// result cache, which records the files a test opens, reruns these tests
+// when the Dockerfile, a config or the source changes: the build itself
+// reads them in another process, unseen.
+func noteBuildContext(root string) {
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			os.Stat(path)
+		}
+		return nil
+	})
+}
+
 // imageID is the ID of the image tagged image, or "".
 func imageID() string {
 	out, err := exec.Command(dockerBin, "image", "inspect", "-f", "{{.Id}}", image).Output()
@@ -112,8 +133,12 @@ func buildImage() ([]byte, error) {
 	return out, err
 }
 
+var noteOnce sync.Once
+
 func needEngine(t *testing.T) {
 	t.Helper()
+	// Inside a test: go test logs file access only once m.Run has begun.
+	noteOnce.Do(func() { noteBuildContext(repoRoot) })
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
