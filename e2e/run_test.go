@@ -143,6 +143,10 @@ func TestRestricted(t *testing.T) {
 			c.waitServing("/")
 			c.waitHealthy()
 			c.waitServing("/index.php")
+			// HTTPS too: phpinit made /run/tls and its pair as this user.
+			if cn, _, err := c.served(); cn != "localhost" {
+				t.Errorf("HTTPS: %q %v, want the self-signed localhost", cn, err)
+			}
 		})
 	}
 }
