@@ -109,6 +109,11 @@ func TestKillHUPReloads(t *testing.T) {
 	if st := c.inspect("{{.State.Status}}"); st != "running" {
 		t.Fatalf("after HUP the container is %s", st)
 	}
+	// php-fpm re-executes on USR2: its start-up lines once each.
+	logs := c.waitLog(`using inherited socket fd=9`)
+	if n := count(logs, `using inherited socket fd=8`); n != 1 {
+		t.Errorf("php-fpm's re-exec line appears %d times, want 1:\n%s", n, logs)
+	}
 }
 
 // docker run IMAGE php -v: a one-off command, its output and status.
