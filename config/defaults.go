@@ -31,6 +31,7 @@ func Defaults() *Config {
 }
 
 // defaultProgram is what a program gets for every key it leaves out.
+// Stdout and Stderr stay "": fillDerived sets them from log.format.
 func defaultProgram(name string) *Program {
 	critical, retries, autostart := true, 5, true
 	return &Program{
@@ -42,8 +43,6 @@ func defaultProgram(name string) *Program {
 		Backoff:       Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
 		StopSignal:    Signal(syscall.SIGQUIT),
 		StopTimeout:   8 * time.Second,
-		Stdout:        "inherit",
-		Stderr:        "inherit",
 		StdoutMaxSize: 10 << 20,
 		StderrMaxSize: 10 << 20,
 		StdoutBackups: 5,
@@ -75,6 +74,16 @@ func fillDerived(c *Config) {
 		}
 	}
 	for _, p := range c.Programs {
+		// With log.format json every container line is JSON: programs'
+		// output too, unless they say otherwise.
+		for _, m := range []*string{&p.Stdout, &p.Stderr} {
+			if *m == "" {
+				*m = "inherit"
+				if c.Log.Format == "json" {
+					*m = "json"
+				}
+			}
+		}
 		if p.OnChange == "" {
 			p.OnChange = "restart"
 			if p.ReloadSignal != 0 {

@@ -63,6 +63,8 @@ type ServerOptions struct {
 	Hooks []hooks.HookDuration
 	// Logger gets failures at debug; nil discards.
 	Logger *slog.Logger
+	// Collectors are registered with the built-in ones.
+	Collectors []prometheus.Collector
 
 	proc procFS // where process accounting is read; tests use a fake
 }
@@ -110,6 +112,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.Metrics.Nginx != "" {
 		cs = append(cs, newNginxCollector(o.Metrics.Nginx, o.Logger))
 	}
+	cs = append(cs, o.Collectors...)
 	for _, c := range cs {
 		if err := s.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cannot register metrics: %w", err)

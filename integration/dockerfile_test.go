@@ -524,7 +524,12 @@ func k8sObjects(t *testing.T) map[string]map[string]any {
 			if doc["apiVersion"] == nil || kind == "" {
 				t.Errorf("%s: a document without apiVersion or kind", r)
 			}
-			objs[kind] = doc
+			// The first of a kind by kind (the nginx site's ConfigMap
+			// comes first), every one by kind/name.
+			if _, ok := objs[kind]; !ok {
+				objs[kind] = doc
+			}
+			objs[kind+"/"+fmt.Sprint(dig(doc, "metadata", "name"))] = doc
 		}
 	}
 	return objs
@@ -563,6 +568,27 @@ func TestKubernetesAgreesWithConfig(t *testing.T) {
 		if p := resolvePort(dig(get, "port"), named); p != port {
 			t.Errorf("deployment: %s port %v is %d, phpinit listens on %d", probe, dig(get, "port"), p, port)
 		}
+	}
+	// The TLS Secret and the php.ini ConfigMap are whole directories: a
+	// subPath mount never sees a renewal or an edit.
+	mounts := map[string]map[string]any{}
+	for _, m := range asList(dig(ctr, "volumeMounts")) {
+		mm, _ := m.(map[string]any)
+		mounts[fmt.Sprint(dig(m, "mountPath"))] = mm
+	}
+	vols := map[string]map[string]any{}
+	for _, v := range asList(dig(pod, "volumes")) {
+		vm, _ := v.(map[string]any)
+		vols[fmt.Sprint(dig(v, "name"))] = vm
+	}
+	for path, source := range map[string]string{"/data/conf/tls": "secret", "/data/conf/php": "configMap"} {
+		m := mounts[path]
+		if m == nil || m["subPath"] != nil || vols[fmt.Sprint(m["name"])][source] == nil {
+			t.Errorf("deployment: want a %s mounted as the directory %s, have %v", source, path, m)
+		}
+	}
+	if objs["ConfigMap/php-ini"] == nil {
+		t.Error("deploy/kubernetes: no ConfigMap php-ini")
 	}
 	// The site's port comes from the ConfigMap's server block.
 	site := fmt.Sprint(dig(objs["ConfigMap"], "data", "site.conf"))

@@ -19,8 +19,10 @@ import (
 	"github.com/phpinit/phpinit/hooks"
 	"github.com/phpinit/phpinit/internal/control"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/tlscert"
 	"github.com/phpinit/phpinit/internal/watch"
 	"github.com/phpinit/phpinit/supervisor"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // configGroup is the watch group of phpinit's own config file; program
@@ -99,8 +101,14 @@ func (a *App) startAdapters(res *hooks.Result) error {
 		}
 		a.ctlSrv = control.Serve(l, &source{a, FromControl}, a.log.With("component", "control"))
 	}
+	// Before nginx starts: the image's site reads /run/tls.
+	tlsPrep, err := tlscert.Prepare(a.log, tlscert.ConfDir, tlscert.RunDir)
+	if err != nil {
+		a.log.Warn("no TLS certificate for nginx", "err", err)
+	}
 	if a.cfg.HTTP.Listen != "" {
 		a.httpSrv, err = healthcheck.NewServer(healthcheck.ServerOptions{
+			Collectors:      []prometheus.Collector{tlscert.NewCollector(tlsPrep)},
 			Listen:          a.cfg.HTTP.Listen,
 			EnableLifecycle: a.cfg.HTTP.EnableLifecycle,
 			MaxConnections:  a.cfg.HTTP.MaxConnections,
