@@ -18,16 +18,22 @@ const module = "github.com/phpinit/phpinit"
 // layers of the module's packages: a package imports only packages of a
 // lower layer. A new package must be placed here.
 var layers = map[string]int{
-	// Leaves: no phpinit package below them.
-	"config":           0,
-	"internal/proc":    0,
-	"internal/fastcgi": 0,
-	"internal/logsink": 0,
-	"internal/version": 0,
+	// Formats and primitives config itself builds on: supervisord's files,
+	// the held sockets' addresses.
+	"internal/supervisord": -1,
+	"internal/sockets":     -1,
+	// Leaves: no phpinit package below them but those.
+	"config":            0,
+	"internal/sockdiag": 0,
+	"internal/proc":     0,
+	"internal/fastcgi":  0,
+	"internal/logsink":  0,
+	"internal/version":  0,
 	// Building blocks on the leaves.
 	"internal/fastcgi/fpmtest": 1,
 	"internal/probe":           1,
 	"internal/watch":           1,
+	"internal/tlscert":         1,
 	"hooks":                    1,
 	"supervisor/reaper":        1,
 	// The loop.
@@ -42,6 +48,7 @@ var layers = map[string]int{
 	// Standalone.
 	"bench/cmd/stackbench": 0,
 	"integration":          0,
+	"e2e":                  0,
 }
 
 // notInSupervisor are the adapters and their libraries the loop must never

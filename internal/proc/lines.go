@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,7 +29,12 @@ const (
 // ended with one, after PartialQuiet without more output when r is a pipe
 // (*os.File supports read deadlines): it shows while the child waits, and
 // what comes next is a line of its own.
-func CopyLines(w io.Writer, r io.Reader, max int) {
+func CopyLines(w io.Writer, r io.Reader, max int) { copyLines(w, r, max, nil) }
+
+// copyLines is CopyLines that also ends, after writing what it holds, at a
+// read deadline once ended reports true: the way a capture is cut short
+// after its linger while a descendant still holds the pipe.
+func copyLines(w io.Writer, r io.Reader, max int, ended *atomic.Bool) {
 	f, _ := r.(*os.File)
 	buf := make([]byte, readBuf)
 	var line []byte
@@ -53,6 +59,9 @@ func CopyLines(w io.Writer, r io.Reader, max int) {
 			if len(line) > 0 {
 				_, _ = w.Write(append(line, '\n'))
 				line = line[:0]
+			}
+			if ended != nil && ended.Load() {
+				return
 			}
 			_ = f.SetReadDeadline(time.Time{})
 			armed = false

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -129,7 +130,9 @@ type Child struct {
 	wait    func() (syscall.WaitStatus, error)
 	outDone chan struct{}
 	pipes   []*os.File // read ends, closed when capture ends
-	capture *capWriter
+	// captureEnded: the capture is being cut short after its linger.
+	captureEnded atomic.Bool
+	capture      *capWriter
 }
 
 // PID is the child's pid, also its process group id.
@@ -245,7 +248,7 @@ func (c *Child) read() {
 		if c.capture.n <= 0 {
 			c.capture.n = DefaultMaxOutput
 		}
-		wg.Go(func() { CopyLines(c.capture, c.pipes[0], MaxLine) })
+		wg.Go(func() { copyLines(c.capture, c.pipes[0], MaxLine, &c.captureEnded) })
 	} else {
 		for i, w := range []io.Writer{c.spec.Stdout, c.spec.Stderr} {
 			if w == nil {
@@ -335,6 +338,7 @@ func (c *Child) awaitOutput() bool {
 		done = false
 	}
 	if c.capture != nil {
+		c.captureEnded.Store(true)
 		_ = c.pipes[0].SetReadDeadline(time.Now())
 		<-c.outDone
 		c.pipes[0].Close()
