@@ -194,7 +194,8 @@ func (c *converter) stop(p *Program) {
 	}
 }
 
-// inheritPaths are the files that mean "the container's stdout/stderr".
+// inheritPaths are the files that mean "the container's stdout/stderr": they map
+// to the default sink ("", inherit, or json with log.format json).
 var inheritPaths = [2][]string{
 	{"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"},
 	{"/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"},
@@ -206,7 +207,7 @@ func (c *converter) logs(p *Program) {
 	p.Stdout, p.StdoutMaxSize, p.StdoutBackups = c.sink("stdout", 0, sp.Stdout, p.StdoutMaxSize, p.StdoutBackups)
 	if sp.RedirectStderr {
 		p.Stderr, p.StderrMaxSize, p.StderrBackups = p.Stdout, p.StdoutMaxSize, p.StdoutBackups
-		if p.Stdout == "inherit" {
+		if p.Stdout == "" {
 			c.note("redirect_stderr", "stderr goes to phpinit's stderr, not merged into stdout")
 		}
 		if sp.Set("stderr_logfile") {
@@ -228,15 +229,15 @@ func (c *converter) sink(stream string, fd int, l supervisord.Log, size ByteSize
 		if c.sp.Set(key) {
 			c.note(key, "AUTO (a file under /tmp) becomes inherit: output goes to the container's log")
 		}
-		return "inherit", size, backups
+		return "", size, backups
 	case l.File == "NONE":
 		c.fail(key, "NONE (discard output) is not supported: phpinit has no sink that drops output; remove the key to inherit or name a file")
 		return "inherit", size, backups
 	case slices.Contains(inheritPaths[fd], l.File):
-		return "inherit", size, backups
+		return "", size, backups
 	case slices.Contains(inheritPaths[1-fd], l.File):
 		c.note(key, fmt.Sprintf("%s becomes inherit: output goes to phpinit's %s", l.File, stream))
-		return "inherit", size, backups
+		return "", size, backups
 	case strings.HasPrefix(l.File, "/dev/") || strings.HasPrefix(l.File, "/proc/"):
 		c.fail(key, fmt.Sprintf("%q is not supported: phpinit writes logs to rotated regular files; use /dev/%s to inherit", l.File, stream))
 		return "inherit", size, backups

@@ -204,7 +204,8 @@ stderr_logfile=/dev/tty
 		got[p.Name] = [2]string{p.Stdout, p.Stderr}
 	}
 	want := map[string][2]string{
-		"a": {"inherit", "inherit"}, "b": {"inherit", "/var/log/b.err"},
+		// "": the default sink (inherit, or json with log.format json).
+		"a": {"", ""}, "b": {"", "/var/log/b.err"},
 		"c": {"/var/log/c.log", "/var/log/c.log"}, "d": {"inherit", "inherit"},
 	}
 	if !reflect.DeepEqual(got, want) {
