@@ -43,7 +43,10 @@ func TestStopDrains(t *testing.T) {
 	needEngine(t)
 	t.Parallel()
 	c := run(t, nil)
-	c.sh(`printf '<?php usleep(2000000); echo "slow done\n";' > /data/www/slow.php`)
+	// Each request holds its worker until the test opens the gate (at most
+	// 8 s), then works 1.5 s more: the pool is busy when docker stop starts
+	// however slowly this machine polls.
+	c.sh(`printf '<?php for ($i = 0; $i < 800 && !file_exists("/tmp/e2e-gate"); $i++) usleep(10000); usleep(1500000); echo "slow done\n";' > /data/www/slow.php`)
 	c.waitServing("/")
 	c.waitHealthy()
 
@@ -74,6 +77,7 @@ func TestStopDrains(t *testing.T) {
 		m := active.FindStringSubmatch(out)
 		return m != nil && len(m[1]) == 1 && m[1][0] >= '8' || m != nil && len(m[1]) > 1, out
 	})
+	c.sh(`touch /tmp/e2e-gate`)
 	begin := time.Now()
 	mustDocker(t, "stop", c.id)
 	took := time.Since(begin)
