@@ -39,7 +39,6 @@ func (s *site) writeWorkerConf(t *testing.T, body string) {
 	}
 }
 
-
 // TestWorkersGroupsInCtl: `ctl restart worker` restarts every copy,
 // `ctl stop worker_01` one, `ctl status worker` shows the group, an unknown
 // name lists what is known, and an autostart false program (critical
@@ -195,7 +194,9 @@ func TestExecEnvironment(t *testing.T) {
 // numprocs 2 -> 3 starts only worker_02; a broken edit changes nothing.
 func TestSupervisordDirectoryWatched(t *testing.T) {
 	needStack(t)
-	conf := func(n int) string { return fmt.Sprintf("[program:worker]\ncommand=sleep 1000\nnumprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)02d\nstartsecs=0\n", n) }
+	conf := func(n int) string {
+		return fmt.Sprintf("[program:worker]\ncommand=sleep 1000\nnumprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)02d\nstartsecs=0\n", n)
+	}
 	st := workerSite(t, site{NoStack: true}, conf(2))
 	p := startPID1(t, "run", "--config", st.config())
 	before := waitStatus(t, st, map[string]string{"worker_00": "RUNNING", "worker_01": "RUNNING"})
