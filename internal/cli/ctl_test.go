@@ -121,6 +121,8 @@ func TestCtlExitStatuses(t *testing.T) {
 		{"start without name", []string{"--socket", socket, "start"}, 2, "", "phpinit: usage: phpinit ctl start NAME|all\n"},
 		{"stop two names", []string{"--socket", socket, "stop", "a", "b"}, 2, "", "phpinit: usage: phpinit ctl stop NAME|all\n"},
 		{"reload two names", []string{"--socket", socket, "reload", "a", "b"}, 2, "", "phpinit: usage: phpinit ctl reload [NAME|all]\n"},
+		{"status of one", []string{"--socket", socket, "status", "nginx"}, 0, "nginx  BACKOFF  pid -  uptime -  restarts 3  last exit -  reload -\n", ""},
+		{"status of none such", []string{"--socket", socket, "status", "ngnix"}, 1, "", "phpinit: unknown program \"ngnix\" (programs: nginx, php-fpm)\n"},
 		{"status with args", []string{"--socket", socket, "status", "nginx", "php"}, 2, "", "phpinit: usage: phpinit ctl status [--json] [NAME]\n"},
 		{"signal without name", []string{"--socket", socket, "signal", "HUP"}, 2, "", "phpinit: usage: phpinit ctl signal SIG NAME|all\n"},
 		{"bad signal", []string{"--socket", socket, "signal", "NOPE", "nginx"}, 2, "", "phpinit: unknown signal \"NOPE\"\n"},
