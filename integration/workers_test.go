@@ -76,8 +76,10 @@ func TestWorkersGroupsInCtl(t *testing.T) {
 
 	out, _, code := runCtl(t, st, "status", "worker")
 	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		names = append(names, strings.Fields(line)[0])
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
 	}
 	if code != 0 || !slices.Equal(names, []string{"worker_00", "worker_01", "worker_02"}) {
 		t.Errorf("ctl status worker: exit %d, programs %v:\n%s", code, names, out)
