@@ -82,6 +82,7 @@ func (l *loader) load() *Config {
 		l.checkHost(c)
 	}
 	l.expandCopies(c)
+	l.selectOnly(c)
 	return c
 }
 

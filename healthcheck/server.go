@@ -259,7 +259,7 @@ func notReady(sn *supervisor.Snapshot) string {
 	var why []string
 	for _, p := range sn.Programs {
 		switch {
-		case !p.Critical || p.Ready:
+		case !p.Critical || p.Ready || p.OnRequest:
 		case p.State != supervisor.Running.String():
 			why = append(why, p.Name+" "+p.State)
 		case p.ProbeError != "":

@@ -105,27 +105,22 @@ func (s *Supervisor) Ping(ctx context.Context) error {
 	return s.Do(ctx, func() {})
 }
 
-// each runs fn on the loop for the named program, or every program for
-// "all", and gathers the replies.
+// each runs fn on the loop for the named program, every program of the
+// named group, or every program for "all" (see Select), and gathers the
+// replies.
 func (s *Supervisor) each(ctx context.Context, name string, fn func(p *program, reply chan<- error)) error {
 	var replies []chan error
 	var setupErr error
 	err := s.Do(ctx, func() {
-		var targets []*program
-		if name == "all" {
-			for _, n := range s.order {
-				targets = append(targets, s.progs[n])
-			}
-		} else if p, ok := s.progs[name]; ok {
-			targets = []*program{p}
-		} else {
-			setupErr = fmt.Errorf("%w: %q", ErrUnknownProgram, name)
+		names, err := Select(s.members(), name)
+		if err != nil {
+			setupErr = err
 			return
 		}
-		for _, p := range targets {
+		for _, n := range names {
 			ch := make(chan error, 1)
 			replies = append(replies, ch)
-			fn(p, ch)
+			fn(s.progs[n], ch)
 		}
 	})
 	if err != nil {

@@ -34,6 +34,12 @@ type ProgramStatus struct {
 	Exits      map[string]uint64 `json:"exits,omitempty"`
 	LastReload *ReloadInfo       `json:"last_reload,omitempty"`
 	Reloads    map[string]uint64 `json:"reloads,omitempty"`
+
+	// Group is what ctl also addresses it by (see Select); "" for none.
+	Group string `json:"group,omitempty"`
+	// OnRequest: an autostart false program that has not been asked to
+	// run (or was stopped): /readyz does not wait for it.
+	OnRequest bool `json:"on_request,omitempty"`
 }
 
 // ExitInfo is how a program's process ended.
@@ -84,6 +90,8 @@ func (s *Supervisor) publish() {
 			Exits:      maps.Clone(p.exits),
 			Reloads:    maps.Clone(p.reloads),
 		}
+		st.Group = p.spec.Group
+		st.OnRequest = p.spec.Manual && p.goal != GoalUp && p.goal != GoalRestart
 		if p.alive() {
 			st.PID = p.pid
 		}

@@ -54,6 +54,13 @@ type ProbeSpec struct {
 // caller resolves users, environment and probes; the supervisor only acts.
 type ProgramSpec struct {
 	Name string
+	// Group is the name ctl also addresses this program by, with the
+	// other programs of the group (copies of one program, a supervisord
+	// [group:x]); "" means none.
+	Group string
+	// Manual: defined but started only on request (`ctl start`, autostart
+	// false); /readyz does not wait for it while it has not been asked to run.
+	Manual bool
 	// Fingerprint identifies the definition: a config reload restarts a
 	// program only when its fingerprint changed.
 	Fingerprint string

@@ -272,10 +272,13 @@ func (s *Supervisor) reap() {
 
 // reconcile moves programs toward what is wanted: pending starts whose
 // dependencies run, and during a stop, programs nothing depends on anymore.
-// startAll asks every program to run, as Run does first.
+// startAll asks every program to run, as Run does first; a Manual one
+// waits for a request.
 func (s *Supervisor) startAll() {
 	for _, name := range s.order {
-		s.progs[name].goal = GoalUp
+		if !s.progs[name].spec.Manual {
+			s.progs[name].goal = GoalUp
+		}
 	}
 }
 

@@ -51,14 +51,21 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 				p.restart(s)
 			} else {
 				np := s.newProgram(spec)
-				np.goal = GoalUp
+				if !spec.Manual {
+					np.goal = GoalUp
+				}
 				s.progs[spec.Name] = np
 			}
 			res.Added = append(res.Added, spec.Name)
 		case p.spec.Fingerprint != spec.Fingerprint:
 			p.nextSpec = &spec
 			p.failures = 0
-			p.restart(s)
+			if spec.Manual && p.goal == GoalDown && p.down() {
+				// Not asked to run: a changed definition is no request.
+				p.takeNextSpec(s)
+			} else {
+				p.restart(s)
+			}
 			res.Changed = append(res.Changed, spec.Name)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,6 +47,9 @@ type App struct {
 
 	mu            sync.Mutex
 	configReloads map[string]uint64
+
+	// current is cfg for readers off manage (`phpinit exec`'s environment).
+	current atomic.Pointer[config.Config]
 }
 
 // New builds the supervisor for cfg, with res (the hooks' outcome) giving
@@ -60,6 +64,7 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		fullReloads:   make(chan chan error),
 		configReloads: map[string]uint64{"ok": 0, "invalid": 0},
 	}
+	a.current.Store(cfg)
 	specs, err := buildSpecs(cfg, res.Env)
 	if err != nil {
 		return nil, err
@@ -165,7 +170,7 @@ func watchGroups(cfg *config.Config) map[string][]string {
 		}
 	}
 	if cfg.File != "" {
-		groups[configGroup] = []string{cfg.File}
+		groups[configGroup] = append([]string{cfg.File}, supervisordDirs(cfg)...)
 	}
 	return groups
 }

@@ -77,7 +77,7 @@ func (a *App) manage(ctx context.Context) {
 
 func (a *App) changed(ctx context.Context, ch watch.Change) {
 	if ch.Group == configGroup {
-		a.log.Info("config file changed", "file", a.cfg.File)
+		a.log.Info("config file changed", "file", a.cfg.File, "paths", strings.Join(ch.Paths, ","))
 		_ = a.reloadConfig(ctx)
 		return
 	}
@@ -128,6 +128,7 @@ func (a *App) reloadConfig(ctx context.Context) error {
 				a.log.Info("config reloaded", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 				a.warnUnapplied(cfg)
 				a.cfg = cfg
+				a.current.Store(cfg)
 				a.watcher.SetGroups(watchGroups(cfg))
 				return nil
 			}
@@ -177,6 +178,9 @@ func (a *App) configReloadCounts() map[string]uint64 {
 func fingerprint(p *config.Program, env []string) string {
 	h := sha256.New()
 	_ = json.NewEncoder(h).Encode(p)
+	// The group is not in p's JSON; ctl addresses the program by it.
+	h.Write([]byte(p.ProcessGroup))
+	h.Write([]byte{0})
 	for _, kv := range env {
 		h.Write([]byte(kv))
 		h.Write([]byte{0})

@@ -35,6 +35,8 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 	restart, _ := supervisor.ParseRestart(p.Autorestart)
 	spec := supervisor.ProgramSpec{
 		Name:             p.Name,
+		Group:            p.ProcessGroup,
+		Manual:           !p.IsAutostart(),
 		Command:          p.Command,
 		Dir:              p.Directory,
 		RuntimeDirectory: p.RuntimeDirectory,

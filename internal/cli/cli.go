@@ -98,6 +98,7 @@ command, it runs them as a one-off command after the hooks.`,
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(), newCheckCmd(), newVersionCmd())
 	root.AddCommand(newMigrateCmd())
+	root.AddCommand(newExecCmd())
 	root.AddCommand(extraCommands()...)
 	return root
 }

@@ -30,7 +30,9 @@ const ctlLong = `ctl talks to a running phpinit over its control socket (control
 default /run/phpinit/phpinit.sock; root or phpinit's user only).
 
 start, stop and restart wait until the program is RUNNING (or down); NAME
-may be "all". reload runs the program's check first and fails, printing the
+may be "all", or a group: every copy of a program with numprocs
+("worker" for worker_00, worker_01, ...) or a supervisord [group:x].
+signal and status take the same names. reload runs the program's check first and fails, printing the
 check's output, when it does not pass; without NAME it reloads every
 program that has a reload signal.
 
@@ -79,14 +81,19 @@ func newCtlCmd() *cobra.Command {
 func newCtlStatusCmd(o *ctlOptions) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status [--json]",
-		Short: "show every program's state (--json: the whole snapshot)",
-		Args:  usageArgs(0, 0, "status [--json]"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "status [--json] [NAME]",
+		Short: "show every program's state, or NAME's (a program or group; --json: the whole snapshot)",
+		Args:  usageArgs(0, 1, "status [--json] [NAME]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.call(cmd, func(ctx context.Context, c *control.Client) error {
 				sn, err := c.Status(ctx)
 				if err != nil {
 					return err
+				}
+				if len(args) == 1 {
+					if sn.Programs, err = sn.Select(args[0]); err != nil {
+						return err
+					}
 				}
 				out := cmd.OutOrStdout()
 				if asJSON {
@@ -177,6 +184,11 @@ func usageArgs(lo, hi int, usage string) cobra.PositionalArgs {
 
 // call runs fn against the socket and maps its error to ctl's exit status.
 func (o *ctlOptions) call(cmd *cobra.Command, fn func(context.Context, *control.Client) error) error {
+	return o.callWithin(cmd, ctlTimeout, fn)
+}
+
+// callWithin is call with its own bound on the call.
+func (o *ctlOptions) callWithin(cmd *cobra.Command, ctlTimeout time.Duration, fn func(context.Context, *control.Client) error) error {
 	socket, err := o.socketPath()
 	if err != nil {
 		return err

@@ -23,15 +23,21 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
-	var path string
+	var path, only string
 	cmd := &cobra.Command{
-		Use:   "run [--config FILE] [-- CMD [ARGS...]]",
+		Use:   "run [--config FILE] [--only NAME[,NAME...]] [-- CMD [ARGS...]]",
 		Short: "supervise the configured programs (or run CMD as the only program)",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if only != "" {
+				// The flag is PHPINIT_ONLY: config reloads read it
+				// from the environment too.
+				_ = os.Setenv(config.EnvOnly, only)
+			}
 			return run(cmd.OutOrStdout(), cmd.ErrOrStderr(), path, args)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "config file (default: $PHPINIT_CONFIG, /data/conf/phpinit/phpinit.yaml, /etc/phpinit/phpinit.yaml)")
+	cmd.Flags().StringVar(&only, "only", "", "define only these programs or groups, and what they depend on (default: $PHPINIT_ONLY, else all)")
 	return cmd
 }
 

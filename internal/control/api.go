@@ -8,6 +8,7 @@
 //	POST /v1/programs/{name}/reload       check, then signal NAME (or all)
 //	POST /v1/programs/{name}/signal       {"signal":"HUP"} to NAME (or all)
 //	POST /v1/reload                       reload every program that can be
+//	GET  /v1/env?program=NAME&user=USER   the environment and user for `phpinit exec`
 //
 // Success is 200 with {"ok":true} (the Snapshot for status). Every error is
 // one JSON type, Error, with the HTTP status telling the case apart: 400

@@ -20,7 +20,11 @@ func Reply(name string, err error, gone, timedOut bool, timeout time.Duration) (
 	if name == "" {
 		name = "all"
 	}
+	var unknown *supervisor.UnknownProgramError
 	switch {
+	case errors.As(err, &unknown):
+		// It lists the known names and groups.
+		return http.StatusNotFound, &Error{Kind: KindUnknownProgram, Message: unknown.Error()}
 	case errors.Is(err, supervisor.ErrUnknownProgram):
 		return http.StatusNotFound, &Error{Kind: KindUnknownProgram, Message: fmt.Sprintf("unknown program %q", name)}
 	case errors.Is(err, supervisor.ErrNotRunning):

@@ -113,6 +113,8 @@ func (h *handler) routes() http.Handler {
 	mux.HandleFunc("GET /v1/status", h.status)
 	mux.HandleFunc("POST /v1/reload", h.reloadAll)
 	mux.HandleFunc("POST /v1/programs/{name}/{verb}", h.program)
+	mux.HandleFunc("GET /v1/env", h.execEnv)
+	mux.HandleFunc("/v1/env", methodNotAllowed(http.MethodGet))
 	// The method-less patterns catch the other methods, so a 405 is our
 	// JSON error rather than ServeMux's plain text.
 	mux.HandleFunc("/v1/status", methodNotAllowed(http.MethodGet))
