@@ -115,7 +115,7 @@ func TestEnvBadValuesNameTheVariable(t *testing.T) {
 		`log.format: "xml" is not text or json (from PHPINIT_LOG_FORMAT)`,
 		`programs.nginx.start_retries: invalid integer "some" (from PHPINIT_PROGRAMS_NGINX_START_RETRIES)`,
 		`programs.nginx.stop_signal: unknown signal "QUITE" (from PHPINIT_PROGRAMS_NGINX_STOP_SIGNAL)`,
-		`programs.php-fpm.autorestart: "sometimes" is not always, on-failure or never (from PHPINIT_PROGRAMS_PHP-FPM_AUTORESTART)`,
+		`programs.php-fpm.autorestart: "sometimes" is not always, on-failure, never or unexpected (from PHPINIT_PROGRAMS_PHP-FPM_AUTORESTART)`,
 		`shutdown.grace: invalid duration "forever" (from PHPINIT_SHUTDOWN_GRACE)`,
 	)
 }

@@ -99,9 +99,9 @@ programs:
 		Backoff:    Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
 		StopSignal: Signal(syscall.SIGQUIT), StopTimeout: 8 * time.Second, OnChange: "restart",
 		Stdout: "inherit", Stderr: "inherit", StdoutMaxSize: 10 << 20, StderrMaxSize: 10 << 20,
-		StdoutBackups: 5, StderrBackups: 5,
+		StdoutBackups: 5, StderrBackups: 5, ExitCodes: []int{0},
 		Ready: &Probe{FastCGI: "unix:///run/web.sock", Path: "/ping", Interval: time.Second,
-			Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1},
+			Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1, StartTimeout: time.Minute},
 		Live: &Probe{HTTP: "http://localhost/", ExpectStatus: 200, Interval: 10 * time.Second,
 			Timeout: time.Second, FailureThreshold: 5, SuccessThreshold: 1},
 	}

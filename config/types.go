@@ -87,10 +87,17 @@ type Program struct {
 	// Critical: when the program goes FATAL, phpinit stops everything and
 	// exits non-zero. Default true.
 	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
-	// Autorestart is always (default), on-failure or never.
+	// Autorestart is always (default), on-failure (restart after a signal
+	// or a non-zero status), never, or unexpected (restart unless the exit
+	// status is in ExitCodes, as supervisord's autorestart=unexpected).
 	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
+	// ExitCodes are the expected exit statuses for autorestart
+	// unexpected; default [0]. A death by signal is never expected.
+	ExitCodes []int `mapstructure:"exitcodes" yaml:"exitcodes" json:"exitcodes"`
 	// StartSeconds is how long it must stay up to count as started
-	// (when it has no readiness probe); default 1s.
+	// (when it has no readiness probe); default 1s. A run shorter than
+	// StartSeconds, and never shorter than 1s, that is restarted counts as
+	// a failed start, even after the readiness probe passed.
 	StartSeconds time.Duration `mapstructure:"start_seconds" yaml:"start_seconds" json:"start_seconds"`
 	// StartRetries is how many failed starts in a row are retried before
 	// FATAL; default 5 (at most 6 starts in a row).
@@ -177,6 +184,10 @@ type Probe struct {
 	FailureThreshold int `mapstructure:"failure_threshold" yaml:"failure_threshold" json:"failure_threshold"`
 	// SuccessThreshold passes in a row make it pass; default 1.
 	SuccessThreshold int `mapstructure:"success_threshold" yaml:"success_threshold" json:"success_threshold"`
+	// StartTimeout (ready only) is how long a start may stay not ready:
+	// then the program is stopped and the start counts as failed (backoff,
+	// then FATAL after start_retries); default 60s; 0 waits forever.
+	StartTimeout time.Duration `mapstructure:"start_timeout" yaml:"start_timeout" json:"start_timeout"`
 }
 
 // Watch tunes config-file watching.

@@ -58,7 +58,12 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 		l.p.add(key, `invalid program name: use letters, digits, "_", "." and "-", starting with a letter or digit`)
 	}
 	l.argv(key+".command", p.Command, true)
-	l.oneOf(key+".autorestart", p.Autorestart, "always", "on-failure", "never")
+	l.oneOf(key+".autorestart", p.Autorestart, "always", "on-failure", "never", "unexpected")
+	for i, code := range p.ExitCodes {
+		if code < 0 || code > 255 {
+			l.p.add(fmt.Sprintf("%s.exitcodes[%d]", key, i), fmt.Sprintf("%d is not an exit status (0 to 255)", code))
+		}
+	}
 	l.oneOf(key+".on_change", p.OnChange, "reload", "restart")
 	if p.OnChange == "reload" && p.ReloadSignal == 0 {
 		l.p.add(key+".on_change", "on_change reload needs reload_signal")
@@ -82,6 +87,12 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	l.programLists(c, name, p)
 	l.probe(key+".ready", p.Ready)
 	l.probe(key+".live", p.Live)
+	if p.Ready != nil {
+		l.notNegative(key+".ready.start_timeout", p.Ready.StartTimeout)
+	}
+	if p.Live != nil && p.Live.StartTimeout != 0 {
+		l.p.add(key+".live.start_timeout", "only a ready probe has a start timeout")
+	}
 }
 
 // programLists checks the keys that hold lists and maps.
