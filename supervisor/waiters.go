@@ -70,8 +70,8 @@ func untilDown(_ *Supervisor, p *program) (bool, error) { return p.down(), nil }
 func afterRestart(spawns int) func(s *Supervisor, p *program) (bool, error) {
 	return func(s *Supervisor, p *program) (bool, error) {
 		if p.spawns == spawns && (p.goal == GoalUp || p.goal == GoalRestart) && !s.stopping && !s.draining {
-			if p.idle() {
-				return true, s.blocked(p)
+			if err := s.blocked(p); err != nil && p.idle() {
+				return true, err
 			}
 			return false, nil
 		}
