@@ -94,7 +94,7 @@ func (s *Supervisor) Reload(ctx context.Context, name string) error {
 			} else {
 				reply <- fmt.Errorf("%s has no reload_signal", p.spec.Name)
 			}
-		case name == "all" && p.idle():
+		case name == "all" && (p.state == Stopped || p.state == Exited):
 			// It reads its config when it starts.
 			reply <- nil
 		default:

@@ -20,9 +20,9 @@ const (
 
 // reloadProgram checks the program's config and, if the check passes, sends
 // its reload signal (or restarts it, for on_change: restart). A failed check
-// leaves the running program untouched. A program STARTING or in BACKOFF
-// (not ready, perhaps because of the config being fixed) is restarted with
-// the new config once the check passes. reply (may be nil) gets the outcome.
+// leaves the running program untouched. A program STARTING, in BACKOFF or
+// FATAL (not ready, perhaps because of the config being fixed) is
+// restarted with the new config once the check passes. reply (may be nil) gets the outcome.
 //
 // Requests made while a check runs are coalesced: they all get the outcome
 // of one more reload, which starts after the current one ends and so sees
@@ -36,7 +36,7 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		return
 	}
 	switch p.state {
-	case Running, Starting, Backoff:
+	case Running, Starting, Backoff, Fatal:
 	case Stopping:
 		if p.goal == GoalRestart || p.goal == GoalUp {
 			reply(nil) // it reads the new config when it starts again
@@ -83,8 +83,8 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 // applyReload acts on a passed check; gen is the attempt the check began in.
 func (p *program) applyReload(s *Supervisor, gen uint64) (string, error) {
 	switch {
-	case p.state == Backoff || (p.state == Starting && p.gen == gen):
-		p.log.Info("config changed before it was ready: restarting")
+	case p.state == Backoff || p.state == Fatal || (p.state == Starting && p.gen == gen):
+		p.log.Info("config changed before it was ready: restarting", "state", p.state.String())
 		p.failures = 0
 		p.restart(s)
 		return ReloadOK, nil
