@@ -317,3 +317,32 @@ func goroutines(t *testing.T, st *site) int {
 	n, _ := strconv.Atoi(m[1])
 	return n
 }
+
+// A watched change to a php-fpm that is STARTING (never ready: the pool
+// has no pm.status_listen) restarts it with the fixed pool, instead of
+// waiting for it to run; nginx then starts.
+func TestWatchedChangeRestartsStartingProgram(t *testing.T) {
+	st := newWatchedSite(t)
+	status := st.path("run/status.sock")
+	editConf(t, st.config(), `    ready: {fastcgi: "unix://`+st.path("run/php.sock")+`", path: /ping}`,
+		`    ready: {fastcgi: "unix://`+status+`", path: /ping}`)
+	p := startPID1(t, "run", "--config", st.config())
+	p.waitOutput(`msg="not ready yet" program=php-fpm`, 30*time.Second)
+	sn := ctlStatus(t, st)
+	if progState(sn, "php-fpm") != "STARTING" || progState(sn, "nginx") != "STOPPED" {
+		t.Fatalf("php-fpm %s, nginx %s: want STARTING and STOPPED", progState(sn, "php-fpm"), progState(sn, "nginx"))
+	}
+	pool := st.path("conf/php-fpm/www.conf")
+	raw, err := os.ReadFile(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceConf(t, pool, string(raw)+"pm.status_listen = "+status+"\n")
+	waitCtlStatusFor(t, st, 30*time.Second, "php-fpm and nginx RUNNING", func(sn *supervisor.Snapshot) bool {
+		return progState(sn, "php-fpm") == "RUNNING" && progState(sn, "nginx") == "RUNNING"
+	})
+	waitHTTP(t, st.url("/index.php"), 200, 20*time.Second)
+	if !strings.Contains(p.Out.String(), `msg="config changed before it was ready: restarting" program=php-fpm`) {
+		t.Error("the restart of the STARTING program is not logged")
+	}
+}

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,5 +287,33 @@ func TestStartWithDependencyDown(t *testing.T) {
 	}
 	if err := startNginx(); err == nil || !strings.Contains(err.Error(), "php-fpm, which is FATAL") {
 		t.Errorf("start nginx: %v", err)
+	}
+}
+
+// A start that is not ready yet is logged with the probe's error after a
+// few seconds, then at doubling gaps, not at every probe.
+func TestNotReadyLoggedWithBackoff(t *testing.T) {
+	sp := notReadySpec("fpm")
+	sp.Ready.StartTimeout = time.Minute
+	h := newLoopHarness(t)
+	h.update(sp)
+	p := h.want("fpm", Starting)
+	var buf strings.Builder
+	p.log = slog.New(slog.NewTextHandler(&buf, nil))
+	var logged []time.Duration
+	for elapsed := time.Duration(0); elapsed <= 30*time.Second; elapsed += 500 * time.Millisecond {
+		before := buf.Len()
+		p.readinessResult(h.s, errors.New("connection refused"))
+		if buf.Len() > before {
+			logged = append(logged, elapsed)
+		}
+		h.advance(500 * time.Millisecond)
+	}
+	want := []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second, 24 * time.Second}
+	if !slices.Equal(logged, want) {
+		t.Errorf("logged at %v, want %v", logged, want)
+	}
+	if !strings.Contains(buf.String(), `msg="not ready yet"`) || !strings.Contains(buf.String(), "err=\"connection refused\"") {
+		t.Errorf("log lines:\n%s", buf.String())
 	}
 }
