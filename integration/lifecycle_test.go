@@ -122,7 +122,7 @@ func TestPlannedExitsRestartAtOnce(t *testing.T) {
 	needRoot(t)
 	st := newSite(t, site{NoStack: true, Programs: `  worker:
     command: [sh, -c, 'sleep 1.1; exit 0']
-    start_seconds: 1s
+    start_seconds: 500ms
     start_retries: 2
 `})
 	p := startPID1(t, "run", "--config", st.config())
