@@ -56,9 +56,10 @@ func defaultProgram(name string) *Program {
 // defaultProbe is a probe's timing; live probes are gentler because a
 // failure restarts the program.
 func defaultProbe(live bool) *Probe {
-	p := &Probe{Interval: time.Second, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
+	p := &Probe{Interval: time.Second, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1,
+		StartTimeout: 60 * time.Second}
 	if live {
-		p.Interval, p.FailureThreshold = 10*time.Second, 5
+		p.Interval, p.FailureThreshold, p.StartTimeout = 10*time.Second, 5, 0
 	}
 	return p
 }

@@ -103,7 +103,7 @@ programs:
 		StdoutBackups: 5, StderrBackups: 5,
 		NumProcs: 1, ExitCodes: []int{0}, Autostart: ptr(true), ProcessGroup: "web",
 		Ready: &Probe{FastCGI: "unix:///run/web.sock", Path: "/ping", Interval: time.Second,
-			Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1},
+			Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1, StartTimeout: time.Minute},
 		Live: &Probe{HTTP: "http://localhost/", ExpectStatus: 200, Interval: 10 * time.Second,
 			Timeout: time.Second, FailureThreshold: 5, SuccessThreshold: 1},
 	}

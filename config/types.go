@@ -93,12 +93,15 @@ type Program struct {
 	// exits non-zero. Default true in phpinit.yaml (its programs are the
 	// web stack); false for programs from supervisord files.
 	Critical *bool `mapstructure:"critical" yaml:"critical" json:"critical"`
-	// Autorestart is always (default), on-failure, never, or unexpected
-	// (restart unless the exit status is in ExitCodes; the default for
-	// programs from supervisord files, as in supervisord).
+	// Autorestart is always (default), on-failure (restart after a signal
+	// or a non-zero status), never, or unexpected (restart unless the exit
+	// status is in ExitCodes, as supervisord's autorestart=unexpected; the
+	// default for programs from supervisord files).
 	Autorestart string `mapstructure:"autorestart" yaml:"autorestart" json:"autorestart"`
 	// StartSeconds is how long it must stay up to count as started
-	// (when it has no readiness probe); default 1s.
+	// (when it has no readiness probe); default 1s. A run shorter than
+	// StartSeconds, and never shorter than 1s, that is restarted counts as
+	// a failed start, even after the readiness probe passed.
 	StartSeconds time.Duration `mapstructure:"start_seconds" yaml:"start_seconds" json:"start_seconds"`
 	// StartRetries is how many failed starts in a row are retried before
 	// FATAL; default 5 (at most 6 starts in a row).
@@ -240,6 +243,10 @@ type Probe struct {
 	FailureThreshold int `mapstructure:"failure_threshold" yaml:"failure_threshold" json:"failure_threshold"`
 	// SuccessThreshold passes in a row make it pass; default 1.
 	SuccessThreshold int `mapstructure:"success_threshold" yaml:"success_threshold" json:"success_threshold"`
+	// StartTimeout (ready only) is how long a start may stay not ready:
+	// then the program is stopped and the start counts as failed (backoff,
+	// then FATAL after start_retries); default 60s; 0 waits forever.
+	StartTimeout time.Duration `mapstructure:"start_timeout" yaml:"start_timeout" json:"start_timeout"`
 }
 
 // Watch tunes config-file watching.

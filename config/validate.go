@@ -90,6 +90,12 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	l.probe(key+".ready", p.Ready)
 	l.probe(key+".live", p.Live)
 	l.programSockets(name, p)
+	if p.Ready != nil {
+		l.notNegative(key+".ready.start_timeout", p.Ready.StartTimeout)
+	}
+	if p.Live != nil && p.Live.StartTimeout != 0 {
+		l.p.add(key+".live.start_timeout", "only a ready probe has a start timeout")
+	}
 }
 
 // programLists checks the keys that hold lists and maps.

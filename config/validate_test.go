@@ -45,6 +45,12 @@ func TestValidate(t *testing.T) {
 		{"command empty argv0", `programs: {web: {command: [""]}}`, []string{`programs.web.command: argv[0] is empty`}},
 		{"autorestart", "programs: {web: {command: [w], autorestart: sometimes}}", []string{
 			`programs.web.autorestart: "sometimes" is not always, on-failure, never or unexpected`}},
+		{"exitcodes and autorestart unexpected", "programs: {web: {command: [w], autorestart: unexpected, exitcodes: [0, 3, 256, -1]}}", []string{
+			`programs.web.exitcodes[2]: 256 is not an exit status (0 to 255)`,
+			`programs.web.exitcodes[3]: -1 is not an exit status (0 to 255)`}},
+		{"start_timeout", "programs: {web: {command: [w], ready: {tcp: 'a:1', start_timeout: -1s}, live: {tcp: 'a:1', start_timeout: 5s}}}", []string{
+			`programs.web.live.start_timeout: only a ready probe has a start timeout`,
+			`programs.web.ready.start_timeout: must not be negative, got -1s`}},
 		{"on_change", "programs: {web: {command: [w], on_change: rebuild}}", []string{
 			`programs.web.on_change: "rebuild" is not reload or restart`}},
 		{"on_change reload", "programs: {web: {command: [w], on_change: reload}}", []string{

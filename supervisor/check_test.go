@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A reload check whose child leaves a descendant holding the output pipe
@@ -52,5 +53,46 @@ func TestReloadCheckLeavingDescendant(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// Reload requests made while a check runs are answered by exactly one more
+// reload, which begins after they were made.
+func TestReloadRequestsCoalesce(t *testing.T) {
+	dir := t.TempDir()
+	checks, gate := filepath.Join(dir, "checks"), filepath.Join(dir, "gate")
+	p := shSpec("web", "trap : HUP; while :; do sleep 0.05; done")
+	p.ReloadSignal = syscall.SIGHUP
+	p.Check = []string{"sh", "-c", fmt.Sprintf("echo >>%s; while [ ! -e %s ]; do sleep 0.01; done", checks, gate)}
+	r := start(t, Options{Programs: []ProgramSpec{p}, Logger: testLogger(t)})
+	r.waitFor(t, "running", state("web", "RUNNING"))
+	ctx := context.Background()
+	errs := make(chan error, 51)
+	go func() { errs <- r.sup.Reload(ctx, "web") }()
+	lines := func() int { b, _ := os.ReadFile(checks); return strings.Count(string(b), "\n") }
+	for lines() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 50 {
+		go func() { errs <- r.sup.Reload(ctx, "web") }()
+	}
+	for queued := 0; queued < 50; {
+		time.Sleep(5 * time.Millisecond)
+		_ = r.sup.Do(ctx, func() { queued = len(r.sup.progs["web"].nextReload) })
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 51 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lines(); n != 2 {
+		t.Errorf("%d checks for 51 requests, want 2", n)
+	}
+	sn, _ := r.sup.Snapshot().Program("web")
+	if sn.Reloads[ReloadOK] != 2 {
+		t.Errorf("reloads %v, want 2 ok", sn.Reloads)
 	}
 }

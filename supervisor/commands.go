@@ -16,32 +16,44 @@ var ErrUnknownProgram = errors.New("unknown program")
 var ErrNotRunning = errors.New("phpinit is not running")
 
 // Start starts a program (or "all") and returns once it is RUNNING, or
-// failed to get there. Safe from any goroutine.
+// failed to get there. A program waiting for a dependency that nothing
+// will start (stopped, FATAL) fails at once, naming it. Safe from any
+// goroutine.
 func (s *Supervisor) Start(ctx context.Context, name string) error {
 	return s.each(ctx, name, func(p *program, reply chan<- error) {
-		if s.stopping || s.draining {
+		switch {
+		case s.stopping || s.draining:
 			reply <- errStopping
 			return
-		}
-		if p.state == Running {
+		case p.state == Running:
 			reply <- nil
 			return
-		}
-		if p.state == Stopped || p.state == Exited || p.state == Fatal {
+		case p.goal == GoalRemove:
+			reply <- fmt.Errorf("%s was removed from the config", p.spec.Name)
+			return
+		case p.idle():
+			if err := s.blocked(p); err != nil {
+				reply <- err
+				return
+			}
 			p.failures = 0
 			p.goal = GoalUp
+		case p.state == Stopping && p.goal == GoalDown:
+			p.goal = GoalRestart
 		}
 		p.waiters = append(p.waiters, waiter{check: untilRunning, reply: reply})
 	})
 }
 
 // Stop stops a program (or "all") and returns once nothing of it runs.
-// Programs that depend on it keep running.
+// Programs that depend on it keep running. A start or restart waiting for
+// it returns with an error.
 func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	return s.each(ctx, name, func(p *program, reply chan<- error) {
 		p.wantDown()
 		if p.down() {
 			reply <- nil
+			s.notifyWaiters()
 			return
 		}
 		p.waiters = append(p.waiters, waiter{check: untilDown, reply: reply})
@@ -57,20 +69,15 @@ func (s *Supervisor) Restart(ctx context.Context, name string) error {
 			reply <- errStopping
 			return
 		}
+		if p.goal == GoalRemove {
+			reply <- fmt.Errorf("%s was removed from the config", p.spec.Name)
+			return
+		}
 		p.failures = 0
 		p.waiters = append(p.waiters, waiter{check: afterRestart(p.spawns), reply: reply})
 		p.restart(s)
+		s.notifyWaiters()
 	})
-}
-
-// afterRestart is done once a spawn newer than the one counted is RUNNING.
-func afterRestart(spawns int) func(p *program) (bool, error) {
-	return func(p *program) (bool, error) {
-		if p.spawns == spawns {
-			return false, nil
-		}
-		return untilRunning(p)
-	}
 }
 
 // Reload checks and reloads a program ("" or "all": every program with a
@@ -80,15 +87,19 @@ func (s *Supervisor) Reload(ctx context.Context, name string) error {
 		name = "all"
 	}
 	return s.each(ctx, name, func(p *program, reply chan<- error) {
-		if p.spec.ReloadSignal == 0 && !p.spec.OnChangeRestart {
+		switch {
+		case p.spec.ReloadSignal == 0 && !p.spec.OnChangeRestart:
 			if name == "all" {
 				reply <- nil
 			} else {
 				reply <- fmt.Errorf("%s has no reload_signal", p.spec.Name)
 			}
-			return
+		case name == "all" && (p.state == Stopped || p.state == Exited):
+			// It reads its config when it starts.
+			reply <- nil
+		default:
+			s.reloadProgram(p, func(err error) { reply <- err })
 		}
-		s.reloadProgram(p, func(err error) { reply <- err })
 	})
 }
 

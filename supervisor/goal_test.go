@@ -86,10 +86,11 @@ func TestEventsRaisedByActionsAreQueued(t *testing.T) {
 	p.apply(h.s, EvStop)
 	h.exit("web", -15)
 	h.want("web", Stopped)
+	h.advance(minStableRun) // past the start throttle
 
 	var seen []State
 	p.waiters = append(p.waiters, waiter{
-		check: func(p *program) (bool, error) { seen = append(seen, p.state); return false, nil },
+		check: func(_ *Supervisor, p *program) (bool, error) { seen = append(seen, p.state); return false, nil },
 		reply: make(chan error, 1),
 	})
 	p.apply(h.s, EvStart) // spawn raises EvReady (start_seconds 0)

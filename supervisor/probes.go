@@ -70,6 +70,10 @@ func nextReadinessDelay(prev time.Duration, passed bool, sinceStart, interval ti
 	return next
 }
 
+// notReadyFirst is when a start that is not ready yet is first logged;
+// the gap to the next line doubles from it.
+const notReadyFirst = 3 * time.Second
+
 func (p *program) readinessResult(s *Supervisor, err error) {
 	if err != nil {
 		p.probePasses = 0
@@ -78,6 +82,12 @@ func (p *program) readinessResult(s *Supervisor, err error) {
 		if p.state == Running && p.ready && p.probeMisses >= p.spec.Ready.FailureThreshold {
 			p.ready = false
 			p.log.Warn("not ready", "err", err)
+		}
+		if now := s.clock.Now(); p.state == Starting && !now.Before(p.notReadyLog) {
+			p.log.Warn("not ready yet", "after", now.Sub(p.started).Round(time.Second),
+				"start_timeout", p.spec.Ready.StartTimeout, "err", err)
+			p.notReadyLog = now.Add(p.notReadyGap)
+			p.notReadyGap *= 2
 		}
 		return
 	}

@@ -41,20 +41,29 @@ type program struct {
 	// goal is what it should be doing (see Goal).
 	goal Goal
 	// nextSpec replaces spec once the program is down (config change).
-	nextSpec   *ProgramSpec
-	failures   int
-	spawns     int
-	started    time.Time
-	ready      bool
-	lastExit   *ExitInfo
-	exits      map[string]uint64
-	lastReload *ReloadInfo
-	reloads    map[string]uint64
-	waiters    []waiter
-	// reloading: a check runs; reloadPending: another reload is due.
-	reloading     bool
-	reloadPending bool
-	reloadReplies []func(error)
+	nextSpec *ProgramSpec
+	failures int
+	spawns   int
+	started  time.Time
+	// attempted is the last start attempt, failed spawns included: the
+	// throttle counts from it.
+	attempted time.Time
+	ready     bool
+	// startTimedOut: stopped for not getting ready within StartTimeout.
+	startTimedOut bool
+	// notReadyLog is when the next "not ready yet" line is due, and
+	// notReadyGap the gap to the one after it.
+	notReadyLog time.Time
+	notReadyGap time.Duration
+	lastExit    *ExitInfo
+	exits       map[string]uint64
+	lastReload  *ReloadInfo
+	reloads     map[string]uint64
+	waiters     []waiter
+	// reloading: a check runs; nextReload holds the replies of requests
+	// made meanwhile, all answered by one more reload (see reloadProgram).
+	reloading  bool
+	nextReload []func(error)
 
 	stdout, stderr *logsink.Sink
 }
@@ -86,7 +95,7 @@ func (p *program) down() bool {
 // step runs one transition and its actions; events the actions raise are
 // queued (see apply).
 func (p *program) step(s *Supervisor, e Event) {
-	facts := Facts{RetriesLeft: p.failures+1 <= p.spec.StartRetries}
+	facts := p.facts(s)
 	from := p.state
 	to, actions := Transition(from, e, facts)
 	if to != from {
@@ -101,13 +110,14 @@ func (p *program) step(s *Supervisor, e Event) {
 	}
 	if to == Fatal && from != Fatal {
 		p.wantDown()
-		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries)
+		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries,
+			"last_exit", p.lastExitDesc())
 		if p.spec.Critical {
 			// FATAL is a failure even when each try exited 0 (too soon).
 			s.requestStop(max(p.exitCode(), 1), p.spec.Name+" is FATAL")
 		}
 	}
-	p.notifyWaiters()
+	s.notifyWaiters()
 }
 
 // act performs one action; it returns the event the action raises, if any.
@@ -117,7 +127,12 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 		return p.spawn(s)
 	case ActScheduleBackoff:
 		d := backoffDelay(p.failures, p.spec.BackoffInitial, p.spec.BackoffMax, s.rnd)
+		d = max(d, p.throttleLeft(s))
 		p.log.Info("backing off", "delay", d.Round(time.Millisecond), "failures", p.failures)
+		p.after(s, d, EvBackoffDone)
+	case ActScheduleThrottle:
+		d := p.throttleLeft(s)
+		p.log.Info("restarting too often: waiting", "delay", d.Round(time.Millisecond))
 		p.after(s, d, EvBackoffDone)
 	case ActSignalStop:
 		if !p.alive() {
@@ -141,22 +156,40 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 		}
 		p.ready = false
 		p.probePasses, p.probeMisses = 0, 0
-	case ActResetFailures:
-		p.failures = 0
+	case ActRunning:
 		p.ready = true
 		p.log.Info("running", "pid", p.pid)
 		p.startLiveness(s)
-		defer p.runPendingReload(s)
+		left := p.started.Add(p.stableRun()).Sub(s.clock.Now())
+		if left <= 0 {
+			return EvStable, true
+		}
+		p.after(s, left, EvStable)
+	case ActResetFailures:
+		p.failures = 0
 	case ActCountFailure:
 		p.failures++
-	case ActMaybeRestart:
-		return p.maybeRestart(s)
+	case ActRestart:
+		// A stable run ended on purpose or not: the first restart is
+		// immediate; only failed starts back off.
+		return EvStart, true
+	case ActEnded:
+		p.ended(s)
+	case ActStartTimedOut:
+		p.startTimedOut = true
+		why := p.probeErr
+		if why == "" {
+			why = "no probe answered"
+		}
+		p.log.Error("not ready in time: stopping it", "start_timeout", p.spec.Ready.StartTimeout, "err", why)
 	}
 	return 0, false
 }
 
 func (p *program) spawn(s *Supervisor) (Event, bool) {
 	p.gen++
+	p.attempted = s.clock.Now()
+	p.startTimedOut = false
 	if p.cancelProbe != nil {
 		p.cancelProbe()
 		p.probeCtx, p.cancelProbe = nil, nil
@@ -182,7 +215,12 @@ func (p *program) spawn(s *Supervisor) (Event, bool) {
 	p.log.Info("started", "pid", pid)
 	switch {
 	case p.spec.Ready != nil:
+		p.notReadyGap = notReadyFirst
+		p.notReadyLog = p.started.Add(notReadyFirst)
 		p.startReadiness(s)
+		if d := p.spec.Ready.StartTimeout; d > 0 {
+			p.after(s, d, EvStartTimeout)
+		}
 	case p.spec.StartSeconds <= 0:
 		return EvReady, true
 	default:
@@ -213,8 +251,15 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	reason := exitReason(ws)
 	p.exits[reason]++
 	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.clock.Now()}
+	if p.startTimedOut {
+		why := p.probeErr
+		if why == "" {
+			why = "no probe answered"
+		}
+		p.lastExit.Desc = fmt.Sprintf("not ready within %s: %s", p.spec.Ready.StartTimeout, why)
+	}
 	lvl := slog.LevelInfo
-	if p.state != Stopping {
+	if p.state != Stopping && !p.expectedExit() {
 		lvl = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,
@@ -235,28 +280,6 @@ func (p *program) checkCleanup(s *Supervisor) {
 	}
 	p.pid, p.pgid, p.exited = 0, 0, false
 	p.apply(s, EvExit)
-}
-
-// maybeRestart decides, for a program that ended on its own, whether it
-// starts again (EvStart) or stays down.
-func (p *program) maybeRestart(s *Supervisor) (Event, bool) {
-	if s.stopping || s.draining {
-		p.wantDown()
-		return 0, false
-	}
-	failed := p.exitStatus.Signaled() || p.exitStatus.ExitStatus() != 0
-	switch {
-	case p.spec.Restart == RestartAlways,
-		p.spec.Restart == RestartOnFailure && failed:
-		// The first restart after a good run is immediate; only failed
-		// starts back off.
-		return EvStart, true
-	case p.spec.Critical:
-		p.log.Info("critical program ended and is not restarted: stopping")
-		s.requestStop(p.exitCode(), p.spec.Name+" ended")
-	}
-	p.wantDown()
-	return 0, false
 }
 
 func (p *program) exitCode() int {

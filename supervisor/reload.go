@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,13 +18,15 @@ const (
 	ReloadSignalFailed = "signal_failed"
 )
 
-// errNotRunning: a reload was asked of a program that is not RUNNING.
-var errNotRunning = errors.New("not running")
-
 // reloadProgram checks the program's config and, if the check passes, sends
 // its reload signal (or restarts it, for on_change: restart). A failed check
-// leaves the running program untouched. reply (may be nil) gets the outcome.
-// When the program is not RUNNING yet, the reload is applied once it is.
+// leaves the running program untouched. A program STARTING, in BACKOFF or
+// FATAL (not ready, perhaps because of the config being fixed) is
+// restarted with the new config once the check passes. reply (may be nil) gets the outcome.
+//
+// Requests made while a check runs are coalesced: they all get the outcome
+// of one more reload, which starts after the current one ends and so sees
+// every change made before they asked.
 func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 	if reply == nil {
 		reply = func(error) {}
@@ -34,16 +35,21 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		reply(nil)
 		return
 	}
-	if p.state != Running {
-		p.reloadPending = true
-		reply(fmt.Errorf("%s is %s: reload deferred until it runs", p.spec.Name, p.state))
+	switch p.state {
+	case Running, Starting, Backoff, Fatal:
+	case Stopping:
+		if p.goal == GoalRestart || p.goal == GoalUp {
+			reply(nil) // it reads the new config when it starts again
+		} else {
+			reply(fmt.Errorf("%s is STOPPING: not reloaded", p.spec.Name))
+		}
+		return
+	default:
+		reply(fmt.Errorf("%s is %s: not reloaded; it reads its config when it starts", p.spec.Name, p.state))
 		return
 	}
 	if p.reloading {
-		// Coalesce: one more check once the current one finishes sees every
-		// change made meanwhile.
-		p.reloadPending = true
-		p.reloadReplies = append(p.reloadReplies, reply)
+		p.nextReload = append(p.nextReload, reply)
 		return
 	}
 	p.reloading = true
@@ -51,38 +57,41 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		p.reloading = false
 		p.recordReload(s, result, err)
 		reply(err)
-		if p.reloadPending && p.state == Running {
-			p.reloadPending = false
-			replies := p.reloadReplies
-			p.reloadReplies = nil
+		if next := p.nextReload; len(next) > 0 {
+			p.nextReload = nil
 			s.reloadProgram(p, func(err error) {
-				for _, r := range replies {
+				for _, r := range next {
 					r(err)
 				}
 			})
 		}
 	}
+	gen := p.gen
 	if len(p.spec.Check) == 0 {
-		finish(p.applyReload(s))
+		finish(p.applyReload(s, gen))
 		return
 	}
-	gen := p.gen
 	s.runCheck(p, func(r proc.Result) {
 		if !r.OK() {
 			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, checkOutcome(r)))
 			return
 		}
-		if p.gen != gen || p.state != Running {
-			// It restarted meanwhile and read the new config on start.
-			finish(ReloadOK, nil)
-			return
-		}
-		finish(p.applyReload(s))
+		finish(p.applyReload(s, gen))
 	})
 }
 
-func (p *program) applyReload(s *Supervisor) (string, error) {
-	if p.spec.OnChangeRestart {
+// applyReload acts on a passed check; gen is the attempt the check began in.
+func (p *program) applyReload(s *Supervisor, gen uint64) (string, error) {
+	switch {
+	case p.state == Backoff || p.state == Fatal || (p.state == Starting && p.gen == gen):
+		p.log.Info("config changed before it was ready: restarting", "state", p.state.String())
+		p.failures = 0
+		p.restart(s)
+		return ReloadOK, nil
+	case p.state != Running || p.gen != gen:
+		// Started again meanwhile (reading the new config), or stopped.
+		return ReloadOK, nil
+	case p.spec.OnChangeRestart:
 		p.log.Info("config changed: restarting")
 		p.restart(s)
 		return ReloadOK, nil
@@ -102,12 +111,4 @@ func (p *program) recordReload(s *Supervisor, result string, err error) {
 		p.log.Error("reload failed: the running program keeps its old config", "result", result, "err", err)
 	}
 	p.lastReload = info
-}
-
-// runPendingReload applies a reload that arrived before the program ran.
-func (p *program) runPendingReload(s *Supervisor) {
-	if p.reloadPending && !p.reloading && p.state == Running {
-		p.reloadPending = false
-		s.reloadProgram(p, nil)
-	}
 }

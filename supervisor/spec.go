@@ -19,9 +19,12 @@ const (
 	RestartAlways Restart = iota
 	RestartOnFailure
 	RestartNever
+	// RestartUnexpected restarts unless the exit status is one of
+	// ExitCodes (supervisord's autorestart=unexpected).
+	RestartUnexpected
 )
 
-// ParseRestart maps the config words always, on-failure, never.
+// ParseRestart maps the config words always, on-failure, never, unexpected.
 func ParseRestart(s string) (Restart, bool) {
 	switch s {
 	case "", "always":
@@ -30,6 +33,8 @@ func ParseRestart(s string) (Restart, bool) {
 		return RestartOnFailure, true
 	case "never":
 		return RestartNever, true
+	case "unexpected":
+		return RestartUnexpected, true
 	}
 	return 0, false
 }
@@ -48,6 +53,9 @@ type ProbeSpec struct {
 	FailureThreshold int
 	// SuccessThreshold passes in a row pass it.
 	SuccessThreshold int
+	// StartTimeout (readiness only) bounds how long a start may stay not
+	// ready before it counts as failed; 0: no bound.
+	StartTimeout time.Duration
 }
 
 // ProgramSpec is everything the supervisor needs to run one program. The
@@ -82,7 +90,12 @@ type ProgramSpec struct {
 	// Critical: FATAL (or an exit that is not restarted) stops phpinit.
 	Critical bool
 	Restart  Restart
+	// ExitCodes are the expected exit statuses (RestartUnexpected, and the
+	// log level of an exit); nil means [0].
+	ExitCodes []int
 	// StartSeconds must pass (without a Ready probe) for a start to count.
+	// A restarted run shorter than StartSeconds (and than minStableRun)
+	// counts as a failed start even after Ready passed.
 	StartSeconds time.Duration
 	// StartRetries failed starts in a row are retried before FATAL.
 	StartRetries int

@@ -44,9 +44,15 @@ const (
 	EvStop
 	// EvStopTimeout: stop_timeout passed while STOPPING.
 	EvStopTimeout
+	// EvStartTimeout: ready.start_timeout passed while STARTING.
+	EvStartTimeout
+	// EvStable: the run has lasted long enough that the failure streak
+	// is over (see minStableRun).
+	EvStable
 )
 
-var eventNames = [...]string{"start", "ready", "exit", "spawn_failed", "backoff_done", "stop", "stop_timeout"}
+var eventNames = [...]string{"start", "ready", "exit", "spawn_failed", "backoff_done", "stop", "stop_timeout",
+	"start_timeout", "stable"}
 
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
@@ -69,19 +75,49 @@ const (
 	ActKillGroup
 	// ActCancelTimers invalidates pending timers and probes.
 	ActCancelTimers
-	// ActResetFailures: a start counted, the failure streak is over.
+	// ActRunning: the start counts: ready, liveness probing, and the
+	// timer of EvStable.
+	ActRunning
+	// ActResetFailures: a stable run, the failure streak is over.
 	ActResetFailures
 	// ActCountFailure: a start failed; may lead to FATAL.
 	ActCountFailure
-	// ActMaybeRestart: the program ended on its own; restart it if its
-	// autorestart policy says so.
-	ActMaybeRestart
+	// ActRestart: the program ended on its own after a stable run and its
+	// autorestart policy restarts it: start again at once.
+	ActRestart
+	// ActEnded: the program ended on its own and is not restarted.
+	ActEnded
+	// ActScheduleThrottle arms the timer that ends a throttled start's
+	// wait (at most one start per second).
+	ActScheduleThrottle
+	// ActStartTimedOut records that the start is stopped for not getting
+	// ready in time: its exit is a failed start.
+	ActStartTimedOut
 )
 
 // Facts are what the transition function needs beyond state and event.
 type Facts struct {
 	// RetriesLeft: another failed start is still allowed.
 	RetriesLeft bool
+	// Throttled: the last start attempt was less than a second ago.
+	Throttled bool
+	// Restart: the autorestart policy restarts this exit (and phpinit is
+	// not stopping).
+	Restart bool
+	// ShortRun: the run that ended was shorter than a stable run.
+	ShortRun bool
+	// StartFailed: the program is being stopped because its start
+	// failed (not ready in time), and it is still wanted up.
+	StartFailed bool
+}
+
+// failedStart is where a failed start leads: BACKOFF while retries are
+// left, else FATAL.
+func failedStart(f Facts) (State, []Action) {
+	if f.RetriesLeft {
+		return Backoff, []Action{ActCancelTimers, ActCountFailure, ActScheduleBackoff}
+	}
+	return Fatal, []Action{ActCancelTimers, ActCountFailure}
 }
 
 // Transition is phpinit's program lifecycle as a total function of state and
@@ -91,24 +127,36 @@ func Transition(s State, e Event, f Facts) (State, []Action) {
 	switch s {
 	case Stopped, Exited, Fatal:
 		if e == EvStart {
+			if f.Throttled {
+				return Backoff, []Action{ActScheduleThrottle}
+			}
 			return Starting, []Action{ActSpawn}
 		}
 	case Starting:
 		switch e {
 		case EvReady:
-			return Running, []Action{ActResetFailures}
+			return Running, []Action{ActRunning}
 		case EvExit, EvSpawnFailed:
-			if f.RetriesLeft {
-				return Backoff, []Action{ActCancelTimers, ActCountFailure, ActScheduleBackoff}
-			}
-			return Fatal, []Action{ActCancelTimers, ActCountFailure}
+			return failedStart(f)
+		case EvStartTimeout:
+			return Stopping, []Action{ActCancelTimers, ActStartTimedOut, ActSignalStop}
 		case EvStop:
 			return Stopping, []Action{ActCancelTimers, ActSignalStop}
 		}
 	case Running:
 		switch e {
+		case EvStable:
+			return Running, []Action{ActResetFailures}
 		case EvExit:
-			return Exited, []Action{ActCancelTimers, ActMaybeRestart}
+			switch {
+			case !f.Restart:
+				return Exited, []Action{ActCancelTimers, ActEnded}
+			case f.ShortRun:
+				// Dying right after getting ready is a crash loop,
+				// not a planned exit.
+				return failedStart(f)
+			}
+			return Exited, []Action{ActCancelTimers, ActRestart}
 		case EvStop:
 			return Stopping, []Action{ActCancelTimers, ActSignalStop}
 		}
@@ -122,6 +170,9 @@ func Transition(s State, e Event, f Facts) (State, []Action) {
 	case Stopping:
 		switch e {
 		case EvExit:
+			if f.StartFailed {
+				return failedStart(f)
+			}
 			return Stopped, []Action{ActCancelTimers}
 		case EvStopTimeout:
 			return Stopping, []Action{ActKillGroup}

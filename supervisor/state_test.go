@@ -6,38 +6,69 @@ import (
 	"time"
 )
 
-func TestTransitionTable(t *testing.T) {
-	type key struct {
-		s     State
-		e     Event
-		retry bool
+// allFacts is every combination of Facts.
+func allFacts() []Facts {
+	var out []Facts
+	for i := range 32 {
+		out = append(out, Facts{RetriesLeft: i&1 != 0, Throttled: i&2 != 0, Restart: i&4 != 0,
+			ShortRun: i&8 != 0, StartFailed: i&16 != 0})
 	}
-	// Every pair not listed here must be a no-op.
-	want := map[key]State{}
-	for _, r := range []bool{false, true} {
-		for _, s := range []State{Stopped, Exited, Fatal} {
-			want[key{s, EvStart, r}] = Starting
-		}
-		want[key{Starting, EvReady, r}] = Running
-		want[key{Starting, EvStop, r}] = Stopping
-		want[key{Running, EvExit, r}] = Exited
-		want[key{Running, EvStop, r}] = Stopping
-		want[key{Backoff, EvBackoffDone, r}] = Starting
-		want[key{Backoff, EvStop, r}] = Stopped
-		want[key{Stopping, EvExit, r}] = Stopped
-		want[key{Stopping, EvStopTimeout, r}] = Stopping
-	}
-	want[key{Starting, EvExit, true}] = Backoff
-	want[key{Starting, EvSpawnFailed, true}] = Backoff
-	want[key{Starting, EvExit, false}] = Fatal
-	want[key{Starting, EvSpawnFailed, false}] = Fatal
+	return out
+}
 
-	events := []Event{EvStart, EvReady, EvExit, EvSpawnFailed, EvBackoffDone, EvStop, EvStopTimeout}
+// wantTransition is the lifecycle written out pair by pair; ok false
+// means the event is a no-op in that state.
+func wantTransition(s State, e Event, f Facts) (State, bool) {
+	failed := Fatal
+	if f.RetriesLeft {
+		failed = Backoff
+	}
+	switch {
+	case (s == Stopped || s == Exited || s == Fatal) && e == EvStart:
+		if f.Throttled {
+			return Backoff, true
+		}
+		return Starting, true
+	case s == Starting && e == EvReady:
+		return Running, true
+	case s == Starting && (e == EvExit || e == EvSpawnFailed):
+		return failed, true
+	case s == Starting && (e == EvStop || e == EvStartTimeout):
+		return Stopping, true
+	case s == Running && e == EvStable:
+		return Running, true
+	case s == Running && e == EvExit:
+		if f.Restart && f.ShortRun {
+			return failed, true
+		}
+		return Exited, true
+	case s == Running && e == EvStop:
+		return Stopping, true
+	case s == Backoff && e == EvBackoffDone:
+		return Starting, true
+	case s == Backoff && e == EvStop:
+		return Stopped, true
+	case s == Stopping && e == EvExit:
+		if f.StartFailed {
+			return failed, true
+		}
+		return Stopped, true
+	case s == Stopping && e == EvStopTimeout:
+		return Stopping, true
+	}
+	return s, false
+}
+
+func TestTransitionTable(t *testing.T) {
+	events := []Event{EvStart, EvReady, EvExit, EvSpawnFailed, EvBackoffDone, EvStop, EvStopTimeout, EvStartTimeout, EvStable}
 	for _, s := range States() {
 		for _, e := range events {
-			for _, r := range []bool{false, true} {
-				got, actions := Transition(s, e, Facts{RetriesLeft: r})
-				w, listed := want[key{s, e, r}]
+			if e.String() == "unknown" {
+				t.Errorf("event %d has no name", e)
+			}
+			for _, f := range allFacts() {
+				got, actions := Transition(s, e, f)
+				w, listed := wantTransition(s, e, f)
 				if !listed {
 					if got != s || actions != nil {
 						t.Errorf("%s + %s: want no-op, got %s %v", s, e, got, actions)
@@ -45,7 +76,7 @@ func TestTransitionTable(t *testing.T) {
 					continue
 				}
 				if got != w {
-					t.Errorf("%s + %s (retries left %v): got %s, want %s", s, e, r, got, w)
+					t.Errorf("%s + %s (%+v): got %s, want %s", s, e, f, got, w)
 				}
 				if len(actions) == 0 {
 					t.Errorf("%s + %s: transition without actions", s, e)
@@ -60,9 +91,25 @@ func TestTransitionActions(t *testing.T) {
 	if !slices.Contains(a, ActScheduleBackoff) || !slices.Contains(a, ActCountFailure) {
 		t.Errorf("failed start must count and back off: %v", a)
 	}
-	_, a = Transition(Running, EvExit, Facts{})
-	if !slices.Contains(a, ActMaybeRestart) || slices.Contains(a, ActCountFailure) {
-		t.Errorf("exit after a good run restarts without counting a failure: %v", a)
+	_, a = Transition(Running, EvExit, Facts{Restart: true})
+	if !slices.Contains(a, ActRestart) || slices.Contains(a, ActCountFailure) {
+		t.Errorf("exit after a stable run restarts without counting a failure: %v", a)
+	}
+	_, a = Transition(Running, EvExit, Facts{Restart: true, ShortRun: true, RetriesLeft: true})
+	if !slices.Contains(a, ActCountFailure) || !slices.Contains(a, ActScheduleBackoff) {
+		t.Errorf("a short run that is restarted is a failed start: %v", a)
+	}
+	_, a = Transition(Running, EvExit, Facts{ShortRun: true})
+	if !slices.Contains(a, ActEnded) || slices.Contains(a, ActCountFailure) {
+		t.Errorf("an exit the policy does not restart ends the program, short or not: %v", a)
+	}
+	_, a = Transition(Exited, EvStart, Facts{Throttled: true})
+	if !slices.Equal(a, []Action{ActScheduleThrottle}) {
+		t.Errorf("a throttled start waits: %v", a)
+	}
+	_, a = Transition(Starting, EvStartTimeout, Facts{})
+	if !slices.Contains(a, ActStartTimedOut) || !slices.Contains(a, ActSignalStop) {
+		t.Errorf("start timeout stops the program as a failed start: %v", a)
 	}
 	_, a = Transition(Stopping, EvStopTimeout, Facts{})
 	if !slices.Equal(a, []Action{ActKillGroup}) {

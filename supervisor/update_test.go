@@ -16,6 +16,7 @@ func updateHarness(t *testing.T) *loopHarness {
 	for _, n := range []string{"keep", "change", "drop"} {
 		h.want(n, Running)
 	}
+	h.advance(minStableRun) // a restart now is not throttled
 	return h
 }
 

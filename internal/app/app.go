@@ -42,8 +42,8 @@ type App struct {
 	watcher *watch.Watcher
 	httpSrv *healthcheck.Server
 	ctlSrv  *control.Server
-	// fullReloads asks manage for a full reload (see Reload).
-	fullReloads chan chan error
+	// reloads holds the whole-config reloads asked of manage (see Reload).
+	reloads *reloadQueue
 
 	mu            sync.Mutex
 	configReloads map[string]uint64
@@ -61,7 +61,7 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		env:           res.Env,
 		environ:       os.Environ(),
 		hub:           hub,
-		fullReloads:   make(chan chan error),
+		reloads:       newReloadQueue(),
 		configReloads: map[string]uint64{"ok": 0, "invalid": 0},
 	}
 	a.current.Store(cfg)
@@ -75,8 +75,9 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		Drain:    cfg.Shutdown.Drain,
 		Logger:   logger,
 		Sinks:    a.hub,
-		// On the loop: must not block.
-		OnHUP: func() { go func() { _ = a.Reload(context.Background(), FromSignal, "") }() },
+		// On the loop: must not block, and queues no goroutine per
+		// signal (a burst of SIGHUPs is one or two reloads).
+		OnHUP: func() { a.reloads.add(true, nil) },
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/watch"
@@ -58,6 +59,53 @@ func (a *App) Reload(ctx context.Context, from, program string) error {
 	return &ReloadError{From: from, Program: program, Err: err}
 }
 
+// reloadQueue coalesces whole-config reload requests: while one runs, any
+// number of further requests wait for exactly one more, which starts after
+// they were made (so it sees every change made before they asked). 200
+// SIGHUPs in a burst are two reloads, not 200.
+type reloadQueue struct {
+	mu sync.Mutex
+	// next collects the requests for the reload after the current one.
+	next *reloadBatch
+	wake chan struct{} // capacity 1: "next is not empty"
+}
+
+type reloadBatch struct {
+	// programs: also check and reload every program (SIGHUP, ctl reload,
+	// POST /-/reload); else only phpinit.yaml is re-read (its change).
+	programs bool
+	replies  []chan error
+}
+
+func newReloadQueue() *reloadQueue { return &reloadQueue{wake: make(chan struct{}, 1)} }
+
+// add queues a request; reply (may be nil) gets the outcome. It never
+// blocks: SIGHUP calls it on the supervisor's loop.
+func (q *reloadQueue) add(programs bool, reply chan error) {
+	q.mu.Lock()
+	if q.next == nil {
+		q.next = &reloadBatch{}
+	}
+	q.next.programs = q.next.programs || programs
+	if reply != nil {
+		q.next.replies = append(q.next.replies, reply)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued requests, or nil.
+func (q *reloadQueue) take() *reloadBatch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.next
+	q.next = nil
+	return b
+}
+
 // manage applies watched changes and full reloads, one at a time.
 func (a *App) manage(ctx context.Context) {
 	for {
@@ -69,8 +117,20 @@ func (a *App) manage(ctx context.Context) {
 				return
 			}
 			a.changed(ctx, ch)
-		case reply := <-a.fullReloads:
-			reply <- a.fullReload(ctx)
+		case <-a.reloads.wake:
+			b := a.reloads.take()
+			if b == nil {
+				continue
+			}
+			var err error
+			if b.programs {
+				err = a.fullReload(ctx)
+			} else {
+				err = a.reloadConfig(ctx)
+			}
+			for _, r := range b.replies {
+				r <- err
+			}
 		}
 	}
 }
@@ -78,22 +138,20 @@ func (a *App) manage(ctx context.Context) {
 func (a *App) changed(ctx context.Context, ch watch.Change) {
 	if ch.Group == configGroup {
 		a.log.Info("config file changed", "file", a.cfg.File, "paths", strings.Join(ch.Paths, ","))
-		_ = a.reloadConfig(ctx)
+		a.reloads.add(false, nil)
 		return
 	}
 	a.log.Info("watched files changed", "program", ch.Group, "paths", strings.Join(ch.Paths, ","))
-	// Not on manage: a check may take a while. A program not running yet
-	// gets the reload once it runs.
+	// Not on manage: a check may take a while. The supervisor coalesces
+	// a program's reloads.
 	go func() { _ = a.Reload(ctx, FromWatch, ch.Group) }()
 }
 
+// askFullReload queues a full reload and waits for the outcome of one that
+// starts after this call.
 func (a *App) askFullReload(ctx context.Context) error {
 	reply := make(chan error, 1)
-	select {
-	case a.fullReloads <- reply:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	a.reloads.add(true, reply)
 	select {
 	case err := <-reply:
 		return err

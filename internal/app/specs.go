@@ -43,6 +43,7 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 		DependsOn:        p.DependsOn,
 		Critical:         p.IsCritical(),
 		Restart:          restart,
+		ExitCodes:        p.ExitCodes,
 		StartSeconds:     p.StartSeconds,
 		StartRetries:     p.Retries(),
 		BackoffInitial:   p.Backoff.Initial,
@@ -114,6 +115,7 @@ func probeSpec(p *config.Probe, env []string, cred *syscall.Credential) (*superv
 		Interval:         p.Interval,
 		FailureThreshold: p.FailureThreshold,
 		SuccessThreshold: p.SuccessThreshold,
+		StartTimeout:     p.StartTimeout,
 	}, nil
 }
 
