@@ -38,7 +38,9 @@ type App struct {
 	hub     *logsink.Hub
 	watcher *watch.Watcher
 	httpSrv *healthcheck.Server
-	ctlSrv  *control.Server
+	// held: the programs' listening sockets (held.go), used by manage.
+	held   *held
+	ctlSrv *control.Server
 	// fullReloads asks manage for a full reload (see Reload).
 	fullReloads chan chan error
 
@@ -62,6 +64,11 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 	if err != nil {
 		return nil, err
 	}
+	// Before the first program starts, for the whole run.
+	if a.held, err = bindHeld(cfg, logger); err != nil {
+		return nil, err
+	}
+	a.held.attach(specs)
 	a.sup, err = supervisor.New(supervisor.Options{
 		Programs: specs,
 		Grace:    cfg.Shutdown.Grace,
@@ -72,10 +79,12 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		OnHUP: func() { go func() { _ = a.Reload(context.Background(), FromSignal, "") }() },
 	})
 	if err != nil {
+		a.held.close()
 		return nil, err
 	}
 	if err := a.startAdapters(res); err != nil {
 		a.closeAdapters()
+		a.held.close()
 		return nil, err
 	}
 	return a, nil
@@ -131,6 +140,7 @@ func (a *App) Run() int {
 	cancel()
 	<-done
 	a.closeAdapters()
+	a.held.close()
 	return code
 }
 
