@@ -88,6 +88,9 @@ func (h *held) bind(name string, p *config.Program) (*heldProgram, error) {
 	if len(specs) == 0 {
 		return nil, nil
 	}
+	if err := runtimeDirs(p); err != nil {
+		return nil, fmt.Errorf("programs.%s.runtime_directory: %w", name, err)
+	}
 	set, err := sockets.Bind(h.dir, specs)
 	if err != nil {
 		return nil, fmt.Errorf("programs.%s.sockets: %w", name, err)
@@ -301,4 +304,31 @@ func socketOwner(s config.Socket, p *config.Program) (int, int, error) {
 		gid, _ = strconv.Atoi(g.Gid)
 	}
 	return uid, gid, nil
+}
+
+// runtimeDirs creates the program's missing runtime directories owned by
+// its user, as its start would, before its sockets are bound in them:
+// /run/php made by the bind would be root's, and php-fpm running as www
+// could not write its pid file there.
+func runtimeDirs(p *config.Program) error {
+	uid, gid := -1, -1
+	if p.User != "" && os.Geteuid() == 0 {
+		cred, _, err := credential(p.User, p.Group)
+		if err != nil {
+			return err
+		}
+		uid, gid = int(cred.Uid), int(cred.Gid)
+	}
+	for _, d := range p.RuntimeDirectory {
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cannot create runtime directory: %w", err)
+		}
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return fmt.Errorf("cannot create runtime directory: %w", err)
+		}
+	}
+	return nil
 }
