@@ -177,25 +177,44 @@ func TestHeldSocketsRestartsUnderLoadFailNothing(t *testing.T) {
 		restart()
 		// The new master serves the load before the next restart.
 		l.served(t, 8)
-		failures[name] = l.failed.Load() - before
+		failures[name] += l.failed.Load() - before
 	}
-	phase("kill -9 php-fpm", func() {
-		old := masterPID(t, p, "php-fpm")
-		syscall.Kill(old, syscall.SIGKILL)
-		waitNewMaster(t, p, "php-fpm", old)
-		waitCtlStatus(t, st, "php-fpm running again", func(sn *supervisor.Snapshot) bool {
-			return progState(sn, "php-fpm") == "RUNNING"
-		})
-	})
-	for _, prog := range []string{"php-fpm", "nginx"} {
-		phase("ctl restart "+prog, func() {
-			if _, errOut, code := runCtl(t, st, "restart", prog); code != 0 {
-				t.Fatalf("ctl restart %s: exit %d: %s", prog, code, errOut)
+	// A request in flight on a worker when its master is killed: the
+	// orphaned worker gets QUIT and finishes it.
+	marker := st.path("run/inflight")
+	inflight := fmt.Sprintf(`<?php touch(%q); usleep(500000); echo "hello from the orphan\n";`, marker)
+	if err := os.WriteFile(st.path("www/inflight.php"), []byte(inflight), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	for round := range 3 {
+		phase("kill -9 php-fpm", func() {
+			if round == 0 {
+				go func() { slow <- (&heldLoad{url: st.url("/inflight.php")}).one(client) }()
+				waitFile(t, marker)
 			}
+			old := masterPID(t, p, "php-fpm")
+			syscall.Kill(old, syscall.SIGKILL)
+			waitNewMaster(t, p, "php-fpm", old)
+			waitCtlStatus(t, st, "php-fpm running again", func(sn *supervisor.Snapshot) bool {
+				return progState(sn, "php-fpm") == "RUNNING"
+			})
 		})
+		if round == 0 {
+			if err := <-slow; err != nil {
+				t.Errorf("the request in flight when the master was killed: %v", err)
+			}
+		}
+		for _, prog := range []string{"php-fpm", "nginx"} {
+			phase("ctl restart "+prog, func() {
+				if _, errOut, code := runCtl(t, st, "restart", prog); code != 0 {
+					t.Fatalf("ctl restart %s: exit %d: %s", prog, code, errOut)
+				}
+			})
+		}
 	}
 	l.end()
-	t.Logf("sockets held: %v; 4 clients: %d requests answered; failed: %v; first errors: %q",
+	t.Logf("sockets held: %v; 4 clients, 3 rounds: %d requests answered; failed: %v; first errors: %q",
 		sockets, l.ok.Load(), failures, l.errs)
 	for _, name := range []string{"kill -9 php-fpm", "ctl restart php-fpm", "ctl restart nginx"} {
 		if failures[name] != 0 {
@@ -272,6 +291,18 @@ func TestHeldSocketsOffByDefault(t *testing.T) {
 	if !strings.Contains(out, "killing what is left of the process group") {
 		t.Fatalf("the orphaned workers were not killed as before:\n%s", out)
 	}
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	end := time.Now().Add(heldDeadline)
+	for time.Now().Before(end) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("%s not there after %v", path, heldDeadline)
 }
 
 func socketInode(t *testing.T, path string) uint64 {
