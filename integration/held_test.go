@@ -356,3 +356,53 @@ func TestHeldSocketsShippedImage(t *testing.T) {
 		})
 	}
 }
+
+// A phpinit.yaml reload keeps a program's held sockets when they are
+// unchanged (php-fpm restarts for another change and takes the same
+// socket) and is refused when they change.
+func TestHeldSocketsConfigReload(t *testing.T) {
+	st, p := heldSite(t, true)
+	sock := st.path("run/php.sock")
+	ino := socketInode(t, sock)
+	conf, err := os.ReadFile(st.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(string(conf), old) {
+			t.Fatalf("phpinit.yaml has no %q", old)
+		}
+		conf = []byte(strings.Replace(string(conf), old, new, 1))
+		if err := os.WriteFile(st.config(), conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	edit("    user: www-data\n    stop_timeout: 12s\n    reload_signal: USR2", "    user: www-data\n    environment: {FOO: changed}\n    stop_timeout: 12s\n    reload_signal: USR2")
+	// Its exit status may say that php-fpm, restarting for the change, is
+	// not there to reload: the config part is what counts.
+	runCtl(t, st, "reload")
+	p.waitOutput("config reloaded", heldDeadline)
+	end := time.Now().Add(heldDeadline)
+	for {
+		if code, body, err := get(st.url("/index.php")); err == nil && code == 200 && strings.Contains(body, "FOO=changed") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("php-fpm did not restart with FOO=changed:\n%s", p.Out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if socketInode(t, sock) != ino {
+		t.Fatal("the socket was bound again across a reload that left it unchanged")
+	}
+
+	other := freePort(t)
+	edit(fmt.Sprintf("sockets: [tcp://127.0.0.1:%d]", st.Port), fmt.Sprintf("sockets: [tcp://127.0.0.1:%d, tcp://127.0.0.1:%d]", st.Port, other))
+	_, errOut, code := runCtl(t, st, "reload")
+	if code == 0 || !strings.Contains(errOut, "restart phpinit") {
+		t.Fatalf("ctl reload changing nginx's sockets: exit %d, %q; want a refusal", code, errOut)
+	}
+	waitHTTP(t, st.url("/index.php"), 200, heldDeadline)
+}
