@@ -80,13 +80,12 @@ func TestHelperWorker(t *testing.T) {
 		t.Skip("the worker of TestListenersPassedAndOrphansQuit")
 	}
 	quit := make(chan os.Signal, 1)
-	if os.Getenv("PHPINIT_TEST_WORKER_MODE") == "ignore" {
-		signal.Ignore(syscall.SIGQUIT)
-	} else {
-		signal.Notify(quit, syscall.SIGQUIT)
-	}
+	signal.Notify(quit, syscall.SIGQUIT)
 	appendLine(t, filepath.Join(dir, "workers"), strconv.Itoa(os.Getpid()))
 	<-quit
+	if os.Getenv("PHPINIT_TEST_WORKER_MODE") == "ignore" {
+		select {} // until SIGKILL
+	}
 	appendLine(t, filepath.Join(dir, "quits"), "quit")
 	os.Exit(0)
 }

@@ -232,7 +232,7 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 		"uptime", s.clock.Now().Sub(p.started).Round(time.Millisecond))
 	if l := p.spec.Listeners; l != nil && l.AfterExit != nil {
 		if err := l.AfterExit(); err != nil {
-			p.log.Error("held sockets", "err", err)
+			p.log.Error("cannot restore the held sockets", "err", err)
 		}
 	}
 	if !reaper.GroupAlive(p.pgid) {
