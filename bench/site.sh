@@ -5,7 +5,8 @@
 # and the three ways of running it as PID 1 that bench/run.sh compares:
 #
 #   DIR/phpinit.yaml      phpinit: nginx depends_on php-fpm, which has a
-#                         FastCGI readiness probe (ping.path)
+#                         FastCGI readiness probe (ping.path); both
+#                         programs' listening sockets held (sockets:)
 #   DIR/phpinit-noprobe.yaml  the same without the probe (idle bench only)
 #   DIR/supervisord.conf  supervisord -n: php-fpm priority 10, nginx 20
 #   DIR/byhand.sh         php-fpm and nginx started in the background with
@@ -104,11 +105,13 @@ programs:
     user: www-data
     stop_signal: QUIT
     ready: {fastcgi: "unix://$dir/run/php.sock", path: /ping}
+    sockets: [unix://$dir/run/php.sock]
   nginx:
     command: [nginx, -e, stderr, -p, $dir, -c, $dir/conf/nginx.conf, -g, "daemon off;"]
     user: www-data
     depends_on: [php-fpm]
     stop_signal: QUIT
+    sockets: [tcp://127.0.0.1:$port]
 EOF
 
 # The same without the readiness probe, which keeps probing every second

@@ -202,7 +202,17 @@ func (p *program) spawn(s *Supervisor) (Event, bool) {
 		p.log.Warn("runtime directory", "err", err)
 	}
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
-	pid, err := s.spawn(p.spec.Command, p.spec.Env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
+	env := p.spec.Env
+	if l := p.spec.Listeners; l != nil {
+		held, err := l.Files()
+		if err != nil {
+			p.log.Error("cannot pass the held sockets", "err", err)
+			return EvSpawnFailed, true
+		}
+		files = append(files, held...)
+		env = append(env[:len(env):len(env)], l.Env...)
+	}
+	pid, err := s.spawn(p.spec.Command, env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
 	if err != nil {
 		p.log.Error("cannot start", "err", err)
 		p.lastExit = &ExitInfo{Code: proc.StartCode(err), Desc: err.Error(), Time: s.clock.Now()}
@@ -242,9 +252,10 @@ func (p *program) after(s *Supervisor, d time.Duration, e Event) {
 	})
 }
 
-// mainExited records the reaped main process and kills what is left of its
+// mainExited records the reaped main process and ends what is left of its
 // group: after `kill -9` of the php-fpm master its workers live on holding
-// the listen socket and a new master could not bind it.
+// the listen socket and a new master could not bind it. Without held
+// sockets they are killed at once; with them, see quitOrphans.
 func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	p.exited = true
 	p.exitStatus = ws
@@ -264,10 +275,39 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,
 		"uptime", s.clock.Now().Sub(p.started).Round(time.Millisecond))
-	if reaper.GroupAlive(p.pgid) {
-		p.log.Info("killing what is left of the process group", "pgid", p.pgid)
-		_ = s.kill(-p.pgid, syscall.SIGKILL)
+	if l := p.spec.Listeners; l != nil && l.AfterExit != nil {
+		if err := l.AfterExit(); err != nil {
+			p.log.Error("cannot restore the held sockets", "err", err)
+		}
 	}
+	if !reaper.GroupAlive(p.pgid) {
+		return
+	}
+	if p.spec.Listeners != nil {
+		p.quitOrphans(s)
+		return
+	}
+	p.log.Info("killing what is left of the process group", "pgid", p.pgid)
+	_ = s.kill(-p.pgid, syscall.SIGKILL)
+}
+
+// quitOrphans ends what is left of the group of a program with held
+// sockets gracefully: its workers still accept on the sockets and may be in
+// the middle of a request; SIGQUIT lets each finish it (connections that
+// come meanwhile wait in the backlog for the next start), and the group is
+// killed StopTimeout later.
+func (p *program) quitOrphans(s *Supervisor) {
+	pgid := p.pgid
+	p.log.Info("stopping what is left of the process group", "pgid", pgid, "signal", "QUIT", "stop_timeout", p.spec.StopTimeout)
+	_ = s.kill(-pgid, syscall.SIGQUIT)
+	s.clock.AfterFunc(p.spec.StopTimeout, func() {
+		s.post(func() {
+			if p.exited && p.pgid == pgid && reaper.GroupAlive(pgid) {
+				p.log.Warn("stop timeout: killing what is left of the process group", "pgid", pgid)
+				_ = s.kill(-pgid, syscall.SIGKILL)
+			}
+		})
+	})
 }
 
 // checkCleanup delivers EvExit once the exited program's group is empty.

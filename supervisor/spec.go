@@ -114,4 +114,27 @@ type ProgramSpec struct {
 	Stdout, Stderr logsink.Spec
 	// Ready gates RUNNING (and dependents' starts); Live restarts on misses.
 	Ready, Live *ProbeSpec
+
+	// Listeners, when set, are listening sockets held across restarts and
+	// passed to every start after stdin, stdout and stderr (see Listeners).
+	Listeners *Listeners
+}
+
+// Listeners are the listening sockets phpinit holds for a program
+// (internal/sockets): every start gets them as fds 3, 4, … with Env added,
+// so connections made while the program restarts wait in the sockets'
+// backlog. A program with listeners also ends differently: after its main
+// process exits, what is left of its group (php-fpm's or nginx's workers,
+// after a kill -9 of the master) gets SIGQUIT, to finish the requests they
+// are on, and SIGKILL only StopTimeout later.
+type Listeners struct {
+	// Files gives the fds for 3, 4, … of the next start, in order. It runs
+	// on the loop just before each fork; an error fails that start.
+	Files func() ([]uintptr, error)
+	// Env is added to Env at every start (FPM_SOCKETS, NGINX).
+	Env []string
+	// AfterExit runs on the loop once the main process is reaped, before
+	// any next start (it puts back a socket path the program unlinked at
+	// exit); an error is logged.
+	AfterExit func() error
 }

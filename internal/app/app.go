@@ -41,7 +41,9 @@ type App struct {
 	hub     *logsink.Hub
 	watcher *watch.Watcher
 	httpSrv *healthcheck.Server
-	ctlSrv  *control.Server
+	// held: the programs' listening sockets (held.go), used by manage.
+	held   *held
+	ctlSrv *control.Server
 	// reloads holds the whole-config reloads asked of manage (see Reload).
 	reloads *reloadQueue
 
@@ -69,6 +71,11 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 	if err != nil {
 		return nil, err
 	}
+	// Before the first program starts, for the whole run.
+	if a.held, err = bindHeld(cfg, logger); err != nil {
+		return nil, err
+	}
+	a.held.attach(specs)
 	a.sup, err = supervisor.New(supervisor.Options{
 		Programs: specs,
 		Grace:    cfg.Shutdown.Grace,
@@ -80,10 +87,12 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		OnHUP: func() { a.reloads.add(true, nil) },
 	})
 	if err != nil {
+		a.held.close()
 		return nil, err
 	}
 	if err := a.startAdapters(res); err != nil {
 		a.closeAdapters()
+		a.held.close()
 		return nil, err
 	}
 	return a, nil
@@ -145,6 +154,7 @@ func (a *App) Run() int {
 	cancel()
 	<-done
 	a.closeAdapters()
+	a.held.close()
 	return code
 }
 

@@ -179,9 +179,17 @@ func (a *App) reloadConfig(ctx context.Context) error {
 	cfg, err := config.Load(config.Options{Path: a.cfg.File, Environ: a.environ, RequirePrograms: true})
 	if err == nil {
 		var specs []supervisor.ProgramSpec
+		var hu *heldUpdate
 		if specs, err = buildSpecs(cfg, a.env); err == nil {
+			hu, err = a.held.prepare(cfg)
+		}
+		if err == nil {
+			hu.attach(specs)
 			var res supervisor.UpdateResult
-			if res, err = a.sup.Update(ctx, specs); err == nil {
+			if res, err = a.sup.Update(ctx, specs); err != nil {
+				hu.abort()
+			} else {
+				hu.commit()
 				a.countConfigReload("ok")
 				a.log.Info("config reloaded", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 				a.warnUnapplied(cfg)

@@ -1,0 +1,408 @@
+package integration
+
+// Held listening sockets (the `sockets` key): phpinit binds php-fpm's unix
+// socket and nginx's port once and hands them to every start, so restarts
+// under load fail no request. PHPINIT_TEST_HELD=off runs the same test with
+// the sockets left out, to show that it is the held sockets that make the
+// failure counts 0 (it then fails).
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/phpinit/phpinit/supervisor"
+)
+
+// heldDeadline bounds every wait of these tests: generous, the machine may
+// be loaded.
+const heldDeadline = 60 * time.Second
+
+// heldPrograms is the site's php-fpm and nginx with their listeners held
+// (or not, with sockets false). Placeholders: {{DIR}}, {{PORT}}.
+const heldPrograms = `  php-fpm:
+    command: [php-fpm8.2, --nodaemonize, --fpm-config, {{DIR}}/conf/php-fpm.conf]
+    user: www-data
+    stop_timeout: 12s
+    reload_signal: USR2
+    check: [php-fpm8.2, -t, --fpm-config, {{DIR}}/conf/php-fpm.conf]
+    ready: {fastcgi: "unix://{{DIR}}/run/php.sock", path: /ping}
+{{FPM_SOCKETS}}
+  nginx:
+    command: [nginx, -e, stderr, -p, {{DIR}}, -c, {{DIR}}/conf/nginx.conf, -g, "daemon off;"]
+    user: www-data
+    depends_on: [php-fpm]
+    stop_timeout: 12s
+    reload_signal: HUP
+    check: [nginx, -e, stderr, -t, -q, -p, {{DIR}}, -c, {{DIR}}/conf/nginx.conf, -g, "daemon off;"]
+    ready: {http: "http://127.0.0.1:{{PORT}}/stub_status"}
+{{NGINX_SOCKETS}}
+`
+
+// heldSite writes a site whose programs hold their sockets when sockets
+// is true, and starts phpinit on it, serving.
+func heldSite(t *testing.T, sockets bool) (*site, *pid1) {
+	t.Helper()
+	needStack(t)
+	st := newSite(t, site{NoStack: true})
+	fpm, ngx := "", ""
+	if sockets {
+		fpm = "    sockets: [unix://{{DIR}}/run/php.sock]"
+		ngx = "    sockets: [tcp://127.0.0.1:{{PORT}}]"
+	}
+	progs := strings.NewReplacer("{{FPM_SOCKETS}}", fpm, "{{NGINX_SOCKETS}}", ngx).Replace(heldPrograms)
+	progs = strings.NewReplacer("{{DIR}}", st.Dir, "{{PORT}}", fmt.Sprint(st.Port)).Replace(progs)
+	b, err := os.ReadFile(st.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.config(), append(b, progs...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPID1(t, "--config", st.config())
+	waitHTTP(t, st.url("/index.php"), 200, heldDeadline)
+	return st, p
+}
+
+// heldLoad is 4 clients, each sending a request through nginx to php-fpm
+// after another, each on a new connection. A request fails when it gets an
+// error (refused, reset) or any status but 200.
+type heldLoad struct {
+	url        string
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startHeldLoad(url string) *heldLoad {
+	l := &heldLoad{url: url, stop: make(chan struct{})}
+	c := &http.Client{Timeout: heldDeadline, Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 4 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := l.one(c); err != nil {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 5 {
+						l.errs = append(l.errs, err.Error())
+					}
+					l.mu.Unlock()
+					time.Sleep(time.Millisecond) // a refused dial fails at once: do not spin
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *heldLoad) one(c *http.Client) error {
+	resp, err := c.Get(l.url)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello from") {
+		return fmt.Errorf("status %d: %.40q", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// served waits until n more requests have been answered.
+func (l *heldLoad) served(t *testing.T, n int64) {
+	t.Helper()
+	want := l.ok.Load() + n
+	end := time.Now().Add(heldDeadline)
+	for l.ok.Load() < want {
+		if time.Now().After(end) {
+			t.Fatalf("no %d answers within %v (ok=%d failed=%d)", n, heldDeadline, l.ok.Load(), l.failed.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (l *heldLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// waitNewMaster waits for a main process named comm other than old.
+func waitNewMaster(t *testing.T, p *pid1, comm string, old int) int {
+	t.Helper()
+	end := time.Now().Add(heldDeadline)
+	for time.Now().Before(end) {
+		for _, k := range children(p.PID) {
+			if pr, ok := readProc(k); ok && k != old && strings.HasPrefix(pr.Comm, comm) {
+				return k
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no new %s under phpinit within %v", comm, heldDeadline)
+	return 0
+}
+
+func TestHeldSocketsRestartsUnderLoadFailNothing(t *testing.T) {
+	sockets := os.Getenv("PHPINIT_TEST_HELD") != "off"
+	st, p := heldSite(t, sockets)
+	l := startHeldLoad(st.url("/index.php"))
+	l.served(t, 8)
+
+	failures := map[string]int64{}
+	phase := func(name string, restart func()) {
+		before := l.failed.Load()
+		restart()
+		// The new master serves the load before the next restart.
+		l.served(t, 8)
+		failures[name] += l.failed.Load() - before
+	}
+	// A request in flight on a worker when its master is killed: the
+	// orphaned worker gets QUIT and finishes it.
+	marker := st.path("run/inflight")
+	inflight := fmt.Sprintf(`<?php touch(%q); usleep(500000); echo "hello from the orphan\n";`, marker)
+	if err := os.WriteFile(st.path("www/inflight.php"), []byte(inflight), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	for round := range 3 {
+		phase("kill -9 php-fpm", func() {
+			if round == 0 {
+				go func() { slow <- (&heldLoad{url: st.url("/inflight.php")}).one(client) }()
+				waitFile(t, marker)
+			}
+			old := masterPID(t, p, "php-fpm")
+			syscall.Kill(old, syscall.SIGKILL)
+			waitNewMaster(t, p, "php-fpm", old)
+			waitCtlStatus(t, st, "php-fpm running again", func(sn *supervisor.Snapshot) bool {
+				return progState(sn, "php-fpm") == "RUNNING"
+			})
+		})
+		if round == 0 {
+			if err := <-slow; err != nil {
+				t.Errorf("the request in flight when the master was killed: %v", err)
+			}
+		}
+		for _, prog := range []string{"php-fpm", "nginx"} {
+			phase("ctl restart "+prog, func() {
+				if _, errOut, code := runCtl(t, st, "restart", prog); code != 0 {
+					t.Fatalf("ctl restart %s: exit %d: %s", prog, code, errOut)
+				}
+			})
+		}
+	}
+	l.end()
+	t.Logf("sockets held: %v; 4 clients, 3 rounds: %d requests answered; failed: %v; first errors: %q",
+		sockets, l.ok.Load(), failures, l.errs)
+	for _, name := range []string{"kill -9 php-fpm", "ctl restart php-fpm", "ctl restart nginx"} {
+		if failures[name] != 0 {
+			t.Errorf("%s: %d requests failed", name, failures[name])
+		}
+	}
+	if !sockets {
+		return
+	}
+	out := p.Out.String()
+	for _, want := range []string{
+		fmt.Sprintf("using inherited socket fd=3, %q", st.path("run/php.sock")),
+		`using inherited sockets from "3;"`,
+		"stopping what is left of the process group",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("phpinit's output has no %q", want)
+		}
+	}
+}
+
+// php-fpm -t and nginx -t run as before (without the sockets: php-fpm -t
+// binds nothing, nginx -t ignores an address in use), and the reloads keep
+// the held sockets: php-fpm's USR2 re-exec passes them on itself.
+func TestHeldSocketsReloadChecks(t *testing.T) {
+	st, p := heldSite(t, true)
+	sock := st.path("run/php.sock")
+	ino := socketInode(t, sock)
+	for _, prog := range []string{"php-fpm", "nginx"} {
+		if _, errOut, code := runCtl(t, st, "reload", prog); code != 0 {
+			t.Fatalf("ctl reload %s: exit %d: %s", prog, code, errOut)
+		}
+	}
+	waitCtlStatus(t, st, "both reloaded and running", func(sn *supervisor.Snapshot) bool {
+		for _, prog := range []string{"php-fpm", "nginx"} {
+			pr, ok := sn.Program(prog)
+			if !ok || pr.State != "RUNNING" || pr.LastReload == nil || pr.LastReload.Result != "ok" {
+				return false
+			}
+		}
+		return true
+	})
+	waitHTTP(t, st.url("/index.php"), 200, heldDeadline)
+	if socketInode(t, sock) != ino {
+		t.Fatal("php-fpm's socket file changed across the reload: it bound its own")
+	}
+	if n := strings.Count(p.Out.String(), "using inherited socket fd=3"); n < 2 {
+		t.Fatalf("php-fpm took the held socket %d times, want the start and the re-exec", n)
+	}
+}
+
+// Without `sockets:` nothing changes: php-fpm binds its own socket, no
+// FPM_SOCKETS or NGINX reach the programs, and after a kill -9 of the
+// master its workers are killed at once.
+func TestHeldSocketsOffByDefault(t *testing.T) {
+	st, p := heldSite(t, false)
+	old := masterPID(t, p, "php-fpm")
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if strings.HasPrefix(kv, "FPM_SOCKETS=") || strings.HasPrefix(kv, "NGINX=") {
+			t.Fatalf("php-fpm got %s without sockets held", kv)
+		}
+	}
+	syscall.Kill(old, syscall.SIGKILL)
+	waitNewMaster(t, p, "php-fpm", old)
+	waitHTTP(t, st.url("/index.php"), 200, heldDeadline)
+	out := p.Out.String()
+	if strings.Contains(out, "using inherited socket") || strings.Contains(out, "holding sockets") {
+		t.Fatalf("sockets were held without the sockets key:\n%s", out)
+	}
+	if !strings.Contains(out, "killing what is left of the process group") {
+		t.Fatalf("the orphaned workers were not killed as before:\n%s", out)
+	}
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	end := time.Now().Add(heldDeadline)
+	for time.Now().Before(end) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("%s not there after %v", path, heldDeadline)
+}
+
+func socketInode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// The shipped config holds php-fpm's and nginx's sockets in the image, as
+// root and as uid 1000 (phpinit then owns the unix sockets itself); the
+// reloads' checks pass and restarts of both keep serving from the same
+// sockets.
+func TestHeldSocketsShippedImage(t *testing.T) {
+	needImageRehearsal(t)
+	for _, run := range []imageRun{{name: "root"}, {name: "read-only-user-1000", readOnly: true, uid: 1000}} {
+		t.Run(run.name, func(t *testing.T) {
+			stage := finalStage(t)
+			cfg := shippedConfig(t)
+			c := startContainer(t, stage, run)
+			c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", listenPort(t, cfg)), 200, heldDeadline)
+			// The reloads run the checks: `nginx -t` binds port 80 itself
+			// (as www) while phpinit holds it. (Reloads last: a QUIT that
+			// reaches php-fpm while its USR2 re-exec starts is lost, and
+			// the restart would wait for stop_timeout.)
+			for _, verb := range []string{"restart", "reload"} {
+				for _, prog := range []string{"php-fpm", "nginx"} {
+					if out, code := c.exec(installedBinary(t, stage), "ctl", verb, prog); code != 0 {
+						t.Fatalf("ctl %s %s: exit %d:\n%s", verb, prog, code, out)
+					}
+				}
+			}
+			c.waitHTTP("http://127.0.0.1:80/", 200, heldDeadline)
+			logs := c.stdout.String() + c.stderr.String()
+			for _, want := range []string{
+				`using inherited socket fd=3, "/run/php/php-fpm.sock"`,
+				`using inherited socket fd=4, "/run/php/php-fpm-status.sock"`,
+				`using inherited sockets from "3;4;"`,
+				"socket path restored",
+			} {
+				if n := strings.Count(logs, want); n < 1 {
+					t.Errorf("the logs have no %q", want)
+				}
+			}
+			t.Logf("php-fpm took the held socket %d times", strings.Count(logs, "using inherited socket fd=3"))
+			if strings.Count(logs, "using inherited socket fd=3") < 2 {
+				t.Errorf("the restarted php-fpm did not take the held socket")
+			}
+		})
+	}
+}
+
+// A phpinit.yaml reload keeps a program's held sockets when they are
+// unchanged (php-fpm restarts for another change and takes the same
+// socket) and is refused when they change.
+func TestHeldSocketsConfigReload(t *testing.T) {
+	st, p := heldSite(t, true)
+	sock := st.path("run/php.sock")
+	ino := socketInode(t, sock)
+	conf, err := os.ReadFile(st.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(string(conf), old) {
+			t.Fatalf("phpinit.yaml has no %q", old)
+		}
+		conf = []byte(strings.Replace(string(conf), old, new, 1))
+		if err := os.WriteFile(st.config(), conf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	edit("    user: www-data\n    stop_timeout: 12s\n    reload_signal: USR2", "    user: www-data\n    environment: {FOO: changed}\n    stop_timeout: 12s\n    reload_signal: USR2")
+	// Its exit status may say that php-fpm, restarting for the change, is
+	// not there to reload: the config part is what counts.
+	runCtl(t, st, "reload")
+	p.waitOutput("config reloaded", heldDeadline)
+	end := time.Now().Add(heldDeadline)
+	for {
+		if code, body, err := get(st.url("/index.php")); err == nil && code == 200 && strings.Contains(body, "FOO=changed") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("php-fpm did not restart with FOO=changed:\n%s", p.Out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if socketInode(t, sock) != ino {
+		t.Fatal("the socket was bound again across a reload that left it unchanged")
+	}
+
+	other := freePort(t)
+	edit(fmt.Sprintf("sockets: [tcp://127.0.0.1:%d]", st.Port), fmt.Sprintf("sockets: [tcp://127.0.0.1:%d, tcp://127.0.0.1:%d]", st.Port, other))
+	_, errOut, code := runCtl(t, st, "reload")
+	if code == 0 || !strings.Contains(errOut, "restart phpinit") {
+		t.Fatalf("ctl reload changing nginx's sockets: exit %d, %q; want a refusal", code, errOut)
+	}
+	waitHTTP(t, st.url("/index.php"), 200, heldDeadline)
+}
