@@ -19,12 +19,15 @@ const module = "github.com/phpinit/phpinit"
 // lower layer. A new package must be placed here.
 var layers = map[string]int{
 	// Leaves: no phpinit package below them.
-	"config":           0,
-	"internal/proc":    0,
-	"internal/fastcgi": 0,
-	"internal/logsink": 0,
-	"internal/version": 0,
+	"internal/proc":        0,
+	"internal/schedule":    0,
+	"internal/supervisord": 0,
+	"internal/sockdiag":    0,
+	"internal/fastcgi":     0,
+	"internal/logsink":     0,
+	"internal/version":     0,
 	// Building blocks on the leaves.
+	"config":                   1,
 	"internal/fastcgi/fpmtest": 1,
 	"internal/probe":           1,
 	"internal/watch":           1,
