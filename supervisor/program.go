@@ -57,6 +57,10 @@ type program struct {
 	reloadReplies []func(error)
 
 	stdout, stderr *logsink.Sink
+
+	// sched is the schedule of a scheduled program (schedule.go); nil for
+	// the others.
+	sched *scheduled
 }
 
 func (s *Supervisor) newProgram(spec ProgramSpec) *program {
@@ -89,6 +93,7 @@ func (p *program) step(s *Supervisor, e Event) {
 	facts := Facts{RetriesLeft: p.failures+1 <= p.spec.StartRetries}
 	from := p.state
 	to, actions := Transition(from, e, facts)
+	to, actions = p.scheduledStep(s, from, to, actions) // schedule.go
 	if to != from {
 		p.state = to
 		p.since = s.clock.Now()
@@ -214,7 +219,8 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	p.exits[reason]++
 	p.lastExit = &ExitInfo{Code: proc.Code(ws), Desc: proc.Describe(ws), Time: s.clock.Now()}
 	lvl := slog.LevelInfo
-	if p.state != Stopping {
+	if p.state != Stopping && p.sched == nil {
+		// A scheduled run is meant to end (schedule.go logs its result).
 		lvl = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,

@@ -34,6 +34,8 @@ type ProgramStatus struct {
 	Exits      map[string]uint64 `json:"exits,omitempty"`
 	LastReload *ReloadInfo       `json:"last_reload,omitempty"`
 	Reloads    map[string]uint64 `json:"reloads,omitempty"`
+	// Schedule is set for a scheduled program (schedule.go).
+	Schedule *ScheduleStatus `json:"schedule,omitempty"`
 }
 
 // ExitInfo is how a program's process ended.
@@ -95,6 +97,7 @@ func (s *Supervisor) publish() {
 			r := *p.lastReload
 			st.LastReload = &r
 		}
+		p.scheduleStatus(s, &st) // schedule.go
 		sn.Programs = append(sn.Programs, st)
 	}
 	s.snapshot.Store(sn)

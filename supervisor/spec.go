@@ -10,6 +10,7 @@ import (
 
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/internal/probe"
+	"github.com/phpinit/phpinit/internal/schedule"
 )
 
 // Restart is a program's autorestart policy.
@@ -94,4 +95,8 @@ type ProgramSpec struct {
 	Stdout, Stderr logsink.Spec
 	// Ready gates RUNNING (and dependents' starts); Live restarts on misses.
 	Ready, Live *ProbeSpec
+	// Schedule, when set, runs the program at each of its ticks instead
+	// of all the time (schedule.go); the caller leaves Ready and Live nil
+	// and StartSeconds 0.
+	Schedule *schedule.Schedule
 }

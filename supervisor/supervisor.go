@@ -277,6 +277,7 @@ func (s *Supervisor) startAll() {
 	for _, name := range s.order {
 		s.progs[name].goal = GoalUp
 	}
+	s.armSchedules() // scheduled programs wait for their first tick (schedule.go)
 }
 
 func (s *Supervisor) reconcile() {

@@ -54,12 +54,16 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 				np.goal = GoalUp
 				s.progs[spec.Name] = np
 			}
+			s.armSchedule(s.progs[spec.Name], spec.Schedule) // schedule.go
 			res.Added = append(res.Added, spec.Name)
 		case p.spec.Fingerprint != spec.Fingerprint:
+			res.Changed = append(res.Changed, spec.Name)
+			if (p.sched != nil || spec.Schedule != nil) && s.reschedule(p, spec) {
+				break // schedule.go: no restart
+			}
 			p.nextSpec = &spec
 			p.failures = 0
 			p.restart(s)
-			res.Changed = append(res.Changed, spec.Name)
 		}
 	}
 	var removing []string
