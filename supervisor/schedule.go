@@ -117,7 +117,9 @@ func (s *Supervisor) tick(p *program, at time.Time) {
 	run, next := sc.sched.Fired(at, s.clock.Now())
 	sc.gen++
 	sc.next = next
-	if !next.IsZero() {
+	if next.IsZero() {
+		p.log.Warn("schedule matches no time any more: no further runs", "schedule", sc.sched.String())
+	} else {
 		s.armTick(p, sc, next)
 	}
 	if !run {
