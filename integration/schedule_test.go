@@ -215,3 +215,85 @@ func seriesValue(t *testing.T, body, series string) int {
 	t.Fatalf("no %s in /metrics", series)
 	return 0
 }
+
+// TestScheduleReloadAndStart: a reload that changes the schedule while a
+// run lasts (15 s here) lets the run finish (same pid, not signalled) and
+// takes effect at once; `ctl start` runs an @yearly job now.
+func TestScheduleReloadAndStart(t *testing.T) {
+	needRoot(t)
+	st := newSite(t, site{NoStack: true, Programs: `  job:
+    command: [sh, @DIR@/job.sh]
+    schedule: "@every 2s"
+    stop_signal: TERM
+  yearly:
+    command: [sh, -c, "echo yearly >> @DIR@/log/yearly"]
+    schedule: "@yearly"
+`})
+	longJob := strings.Replace(scheduleJob, "sleep 5", "sleep 15", 1)
+	for name, body := range map[string]string{"job.sh": longJob, "phpinit.yaml": ""} {
+		if body == "" {
+			b, err := os.ReadFile(st.path(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(b)
+		}
+		if err := os.WriteFile(st.path(name), []byte(strings.ReplaceAll(body, "@DIR@", st.Dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startPID1(t, "run", "--config", st.config())
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if countLines(runLines(t, st), "start") == 1 {
+			break
+		}
+	}
+	if l := runLines(t, st); len(l) != 1 || !strings.HasPrefix(l[0], "start") {
+		t.Fatalf("no run in progress: %q", l)
+	}
+	pid := waitStatus(t, st, map[string]string{"job": "RUNNING"})["job"]
+	b, err := os.ReadFile(st.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.config(), []byte(strings.Replace(string(b), `"@every 2s"`, `"@every 7s"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.waitOutput(`msg="config reloaded" added=[] removed=[] changed=[job]`, 30*time.Second)
+	if after := waitStatus(t, st, map[string]string{"job": "RUNNING"})["job"]; after != pid {
+		t.Errorf("the run in progress changed pid across the reload: %s, then %s", pid, after)
+	}
+	if sn := ctlStatusJSON(t, st); sn["job"].Schedule == nil || sn["job"].Schedule.Expr != "@every 7s" {
+		t.Errorf("after the reload: %+v", sn["job"])
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if countLines(runLines(t, st), "end") == 1 {
+			break
+		}
+	}
+	if l := runLines(t, st); countLines(l, "end") != 1 || countLines(l, "term") != 0 {
+		t.Errorf("the run in progress did not finish on its own: %q", l)
+	}
+
+	if _, err := os.Stat(st.path("log/yearly")); err == nil {
+		t.Fatal("the @yearly job ran at boot")
+	}
+	if out, code := runPhpinit(t, "ctl", "--socket", st.path("run/phpinit.sock"), "start", "yearly"); code != 0 {
+		t.Fatalf("ctl start yearly: exit %d: %s", code, out)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if sn := ctlStatusJSON(t, st); sn["yearly"].Schedule != nil && sn["yearly"].Schedule.Runs["ok"] == 1 {
+			break
+		}
+	}
+	if b, _ := os.ReadFile(st.path("log/yearly")); string(b) != "yearly\n" {
+		t.Errorf("ctl start yearly: log %q, want one run", b)
+	}
+	if sn := ctlStatusJSON(t, st); sn["yearly"].State != "SCHEDULED" || sn["yearly"].Schedule.Runs["ok"] != 1 {
+		t.Errorf("yearly after ctl start: %+v %+v", sn["yearly"], sn["yearly"].Schedule)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(60 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
