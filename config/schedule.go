@@ -50,4 +50,10 @@ func (l *loader) validateSchedule(c *Config, name string, p *Program) {
 	if p.Live != nil {
 		l.p.add(key+".live", "a scheduled program has no liveness probe: it is never restarted")
 	}
+	if p.ReloadSignal != 0 {
+		l.p.add(key+".reload_signal", "a scheduled program is not reloaded: each run reads its config afresh")
+	}
+	if len(p.Watch) > 0 {
+		l.p.add(key+".watch", "a scheduled program is not reloaded: each run reads its files afresh")
+	}
 }

@@ -37,6 +37,8 @@ programs:
     critical: true
     ready: {tcp: "127.0.0.1:1"}
     live: {tcp: "127.0.0.1:1"}
+    reload_signal: HUP
+    watch: [/etc]
   web: {command: [web], depends_on: [job]}
   never: {command: [n], schedule: "0 0 30 2 *"}
   zone: {command: [z], schedule: "CRON_TZ=Nowhere/Land 0 3 * * *"}
@@ -48,6 +50,8 @@ programs:
 		"programs.job.critical: a scheduled program cannot be critical: it is down between its runs",
 		"programs.job.ready: a scheduled program has no readiness probe: each run is RUNNING until it ends",
 		"programs.job.live: a scheduled program has no liveness probe: it is never restarted",
+		"programs.job.reload_signal: a scheduled program is not reloaded: each run reads its config afresh",
+		"programs.job.watch: a scheduled program is not reloaded: each run reads its files afresh",
 		`programs.web.depends_on: "job" is a scheduled program: it runs only at its ticks, nothing can depend on it`,
 		`programs.never.schedule: "0 0 30 2 *" never runs (no time matches within five years)`,
 	} {
