@@ -271,3 +271,27 @@ func TestScheduleStartAndStopVerbs(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// A restart (ctl restart) of a run in progress stops it and runs again;
+// of an idle scheduled program, runs it now. The schedule goes on.
+func TestScheduleRestart(t *testing.T) {
+	h := newLoopHarness(t, jobSpec(t, "job", "@every 10s"))
+	p := h.s.progs["job"]
+	p.restart(h.s)
+	h.settle()
+	h.want("job", Running)
+	first := p.pid
+	p.restart(h.s)
+	h.settle()
+	h.want("job", Stopping)
+	h.exit("job", -15)
+	if p = h.want("job", Running); p.pid == first {
+		t.Fatal("restart did not start a new run")
+	}
+	h.wantRuns("job", 0, 1, 0)
+	h.exit("job", 0)
+	h.wantShown("job", StateScheduled)
+	h.wantRuns("job", 1, 1, 0)
+	h.advance(10 * time.Second)
+	h.want("job", Running)
+}

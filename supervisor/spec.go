@@ -96,7 +96,7 @@ type ProgramSpec struct {
 	// Ready gates RUNNING (and dependents' starts); Live restarts on misses.
 	Ready, Live *ProbeSpec
 	// Schedule, when set, runs the program at each of its ticks instead
-	// of all the time (schedule.go); the caller leaves Ready and Live nil
-	// and StartSeconds 0.
+	// of all the time (schedule.go). The caller makes such a spec
+	// non-critical, with StartSeconds 0, no probes and no reload.
 	Schedule *schedule.Schedule
 }
