@@ -2,6 +2,7 @@ package app
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,24 @@ func TestBuildScheduledSpec(t *testing.T) {
 	cfg.Programs["cron"].Schedule = "@every soon"
 	if _, err := buildSpecs(cfg, nil); err == nil {
 		t.Error("a bad schedule built a spec")
+	}
+}
+
+func TestZoneOf(t *testing.T) {
+	for env, want := range map[string]string{
+		"":                    time.Local.String(),
+		"TZ=":                 "UTC",
+		"TZ=Europe/Paris":     "Europe/Paris",
+		"TZ=:Asia/Tokyo":      "Asia/Tokyo",
+		"TZ=Not/AZone":        time.Local.String(),
+		"TZ=UTC TZ=Etc/GMT+2": "Etc/GMT+2",
+	} {
+		var vars []string
+		if env != "" {
+			vars = strings.Fields(env)
+		}
+		if got := zoneOf(append([]string{"PATH=/bin"}, vars...)).String(); got != want {
+			t.Errorf("%q: zone %s, want %s", env, got, want)
+		}
 	}
 }
