@@ -83,7 +83,7 @@ func (s *Supervisor) armSchedule(p *program, sched *schedule.Schedule) {
 	s.planTick(p, s.clock.Now())
 }
 
-// planTick arms p's next tick after t.
+// planTick arms p's next tick, the first one after the time given.
 func (s *Supervisor) planTick(p *program, after time.Time) {
 	sc := p.sched
 	sc.gen++
