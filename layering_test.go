@@ -18,18 +18,17 @@ const module = "github.com/phpinit/phpinit"
 // layers of the module's packages: a package imports only packages of a
 // lower layer. A new package must be placed here.
 var layers = map[string]int{
-	// Formats and primitives config itself builds on: supervisord's files,
-	// the held sockets' addresses.
-	"internal/supervisord": -1,
-	"internal/sockets":     -1,
-	// Leaves: no phpinit package below them but those.
-	"config":            0,
-	"internal/sockdiag": 0,
-	"internal/proc":     0,
-	"internal/fastcgi":  0,
-	"internal/logsink":  0,
-	"internal/version":  0,
+	// Leaves: no phpinit package below them.
+	"internal/proc":        0,
+	"internal/schedule":    0,
+	"internal/supervisord": 0,
+	"internal/sockdiag":    0,
+	"internal/sockets":     0,
+	"internal/fastcgi":     0,
+	"internal/logsink":     0,
+	"internal/version":     0,
 	// Building blocks on the leaves.
+	"config":                   1,
 	"internal/fastcgi/fpmtest": 1,
 	"internal/probe":           1,
 	"internal/watch":           1,

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/phpinit/phpinit/internal/supervisord"
 )
 
@@ -22,7 +20,7 @@ func (p *problems) at(file string) func() {
 	return func() { p.file = old }
 }
 
-// validateCopies checks numprocs, process_name, exitcodes and schedule.
+// validateCopies checks numprocs, process_name and exitcodes.
 func (l *loader) validateCopies(key string, p *Program) {
 	l.count(key+".numprocs", p.NumProcs, 1)
 	l.count(key+".numprocs_start", p.NumProcsStart, 0)
@@ -32,11 +30,6 @@ func (l *loader) validateCopies(key string, p *Program) {
 	for i, code := range p.ExitCodes {
 		if code < 0 || code > 255 {
 			l.p.add(fmt.Sprintf("%s.exitcodes[%d]", key, i), fmt.Sprintf("%d is not an exit status (0 to 255)", code))
-		}
-	}
-	if p.Schedule != "" {
-		if _, err := cron.ParseStandard(p.Schedule); err != nil {
-			l.p.add(key+".schedule", fmt.Sprintf("invalid cron expression %q: %v", p.Schedule, err))
 		}
 	}
 }

@@ -227,6 +227,7 @@ func (l *loader) decodeConfig(raw map[string]any) *Config {
 				if _, ok := m["live"].(map[string]any); ok {
 					p.Live = defaultProbe(true)
 				}
+				scheduledDefault(m, p)
 			}
 			l.decode("programs."+name, v, p)
 			c.Programs[name] = p

@@ -161,8 +161,10 @@ type Program struct {
 	// start`; default true.
 	Autostart *bool `mapstructure:"autostart" yaml:"autostart" json:"autostart"`
 	// Schedule is a cron expression (5 fields, @hourly, @every 30s), with
-	// an optional CRON_TZ=Zone or TZ=Zone prefix; "" means the program
-	// runs all the time.
+	// an optional CRON_TZ=Zone or TZ=Zone prefix (else the container's
+	// TZ); "" means the program runs all the time. A scheduled program
+	// starts at each tick, never at boot, is never restarted, and is not
+	// critical (critical: true is refused; nothing may depend on it).
 	Schedule string `mapstructure:"schedule" yaml:"schedule,omitempty" json:"schedule,omitempty"`
 	// Priority orders starts among programs that do not depend on each
 	// other: lower first, then by name; default 0 (supervisord files: 999).

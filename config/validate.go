@@ -87,6 +87,7 @@ func (l *loader) validateProgram(c *Config, name string, p *Program) {
 	l.count(key+".stderr_backups", p.StderrBackups, 0)
 	l.programLists(c, name, p)
 	l.validateCopies(key, p)
+	l.validateSchedule(c, name, p)
 	l.probe(key+".ready", p.Ready)
 	l.probe(key+".live", p.Live)
 	l.programSockets(name, p)

@@ -20,6 +20,7 @@ var (
 	exitReasons   = []string{"success", "failure", "signal"}
 	reloadResults = []string{supervisor.ReloadOK, supervisor.ReloadCheckFailed, supervisor.ReloadSignalFailed}
 	configResults = []string{"ok", "invalid"}
+	runResults    = []string{supervisor.RunOK, supervisor.RunFailed, supervisor.RunSkipped}
 )
 
 // phpinitCollector builds the phpinit_* metrics at scrape time from the
@@ -39,6 +40,7 @@ type phpinitCollector struct {
 	up, state, restarts, exits, startTime, ready, cpu, rss, pss *prometheus.Desc
 	reloads, configReloadsDesc, orphans, logDropped             *prometheus.Desc
 	hookDuration, buildInfo, watchErrorsDesc                    *prometheus.Desc
+	scheduleRuns                                                *prometheus.Desc
 }
 
 func newPHPInitCollector(o ServerOptions) *phpinitCollector {
@@ -75,6 +77,8 @@ func newPHPInitCollector(o ServerOptions) *phpinitCollector {
 		buildInfo:    d("build_info", "phpinit's version and the Go version that built it; always 1.", "version", "goversion"),
 		watchErrorsDesc: d("watch_errors_total",
 			"Failures of the config watcher (inotify limits and errors); each makes it poll instead."),
+		scheduleRuns: d("schedule_runs_total",
+			"Runs of a scheduled program by result: ok (exit 0), failed, skipped (a tick while the last run lasted).", "program", "result"),
 	}
 }
 
@@ -82,7 +86,7 @@ func (c *phpinitCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.up, c.state, c.restarts, c.exits, c.startTime, c.ready, c.cpu, c.rss, c.pss,
 		c.reloads, c.configReloadsDesc, c.orphans, c.logDropped, c.hookDuration, c.buildInfo,
-		c.watchErrorsDesc,
+		c.watchErrorsDesc, c.scheduleRuns,
 	} {
 		ch <- d
 	}
@@ -120,6 +124,12 @@ func (c *phpinitCollector) collectPrograms(ch chan<- prometheus.Metric, sn *supe
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolValue(p.State == supervisor.Running.String()), p.Name)
 		for _, s := range supervisor.States() {
 			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, boolValue(p.State == s.String()), p.Name, s.String())
+		}
+		if sc := p.Schedule; sc != nil {
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, boolValue(p.State == supervisor.StateScheduled), p.Name, supervisor.StateScheduled)
+			for _, r := range withKeys(runResults, sc.Runs) {
+				ch <- prometheus.MustNewConstMetric(c.scheduleRuns, prometheus.CounterValue, float64(sc.Runs[r]), p.Name, r)
+			}
 		}
 		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, boolValue(p.Ready), p.Name)
 		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(p.Restarts), p.Name)

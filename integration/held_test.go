@@ -314,49 +314,6 @@ func socketInode(t *testing.T, path string) uint64 {
 	return st.Ino
 }
 
-// The shipped config holds php-fpm's and nginx's sockets in the image, as
-// root and as uid 1000 (phpinit then owns the unix sockets itself); the
-// reloads' checks pass and restarts of both keep serving from the same
-// sockets.
-func TestHeldSocketsShippedImage(t *testing.T) {
-	needImageRehearsal(t)
-	for _, run := range []imageRun{{name: "root"}, {name: "read-only-user-1000", readOnly: true, uid: 1000}} {
-		t.Run(run.name, func(t *testing.T) {
-			stage := finalStage(t)
-			cfg := shippedConfig(t)
-			c := startContainer(t, stage, run)
-			c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", listenPort(t, cfg)), 200, heldDeadline)
-			// The reloads run the checks: `nginx -t` binds port 80 itself
-			// (as www) while phpinit holds it. (Reloads last: a QUIT that
-			// reaches php-fpm while its USR2 re-exec starts is lost, and
-			// the restart would wait for stop_timeout.)
-			for _, verb := range []string{"restart", "reload"} {
-				for _, prog := range []string{"php-fpm", "nginx"} {
-					if out, code := c.exec(installedBinary(t, stage), "ctl", verb, prog); code != 0 {
-						t.Fatalf("ctl %s %s: exit %d:\n%s", verb, prog, code, out)
-					}
-				}
-			}
-			c.waitHTTP("http://127.0.0.1:80/", 200, heldDeadline)
-			logs := c.stdout.String() + c.stderr.String()
-			for _, want := range []string{
-				`using inherited socket fd=3, "/run/php/php-fpm.sock"`,
-				`using inherited socket fd=4, "/run/php/php-fpm-status.sock"`,
-				`using inherited sockets from "3;4;"`,
-				"socket path restored",
-			} {
-				if n := strings.Count(logs, want); n < 1 {
-					t.Errorf("the logs have no %q", want)
-				}
-			}
-			t.Logf("php-fpm took the held socket %d times", strings.Count(logs, "using inherited socket fd=3"))
-			if strings.Count(logs, "using inherited socket fd=3") < 2 {
-				t.Errorf("the restarted php-fpm did not take the held socket")
-			}
-		})
-	}
-}
-
 // A phpinit.yaml reload keeps a program's held sockets when they are
 // unchanged (php-fpm restarts for another change and takes the same
 // socket) and is refused when they change.

@@ -46,13 +46,19 @@ func (p *program) throttleLeft(s *Supervisor) time.Duration {
 // facts gathers what Transition needs to know about p.
 func (p *program) facts(s *Supervisor) Facts {
 	now := s.clock.Now()
-	return Facts{
+	f := Facts{
 		RetriesLeft: p.failures+1 <= p.spec.StartRetries,
 		Throttled:   p.throttleLeft(s) > 0,
 		Restart:     !s.stopping && !s.draining && p.goal == GoalUp && p.policyRestarts(),
 		ShortRun:    now.Sub(p.started) < p.stableRun(),
 		StartFailed: p.startTimedOut && p.goal == GoalUp && !s.stopping && !s.draining,
 	}
+	if p.sched != nil {
+		// A scheduled run starts at its tick and is never restarted
+		// (schedule.go).
+		f.Throttled, f.Restart = false, false
+	}
+	return f
 }
 
 // policyRestarts: the autorestart policy restarts after the last exit.

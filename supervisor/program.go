@@ -66,6 +66,10 @@ type program struct {
 	nextReload []func(error)
 
 	stdout, stderr *logsink.Sink
+
+	// sched is the schedule of a scheduled program (schedule.go); nil for
+	// the others.
+	sched *scheduled
 }
 
 func (s *Supervisor) newProgram(spec ProgramSpec) *program {
@@ -98,6 +102,7 @@ func (p *program) step(s *Supervisor, e Event) {
 	facts := p.facts(s)
 	from := p.state
 	to, actions := Transition(from, e, facts)
+	to, actions = p.scheduledStep(s, from, to, actions) // schedule.go
 	if to != from {
 		p.state = to
 		p.since = s.clock.Now()
@@ -270,7 +275,8 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 		p.lastExit.Desc = fmt.Sprintf("not ready within %s: %s", p.spec.Ready.StartTimeout, why)
 	}
 	lvl := slog.LevelInfo
-	if p.state != Stopping && !p.expectedExit() {
+	if p.state != Stopping && !p.expectedExit() && p.sched == nil {
+		// A scheduled run is meant to end (schedule.go logs its result).
 		lvl = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), lvl, "exited", "pid", p.pid, "status", p.lastExit.Desc,

@@ -40,6 +40,8 @@ type ProgramStatus struct {
 	// OnRequest: an autostart false program that has not been asked to
 	// run (or was stopped): /readyz does not wait for it.
 	OnRequest bool `json:"on_request,omitempty"`
+	// Schedule is set for a scheduled program (schedule.go).
+	Schedule *ScheduleStatus `json:"schedule,omitempty"`
 }
 
 // ExitInfo is how a program's process ended.
@@ -103,6 +105,7 @@ func (s *Supervisor) publish() {
 			r := *p.lastReload
 			st.LastReload = &r
 		}
+		p.scheduleStatus(s, &st) // schedule.go
 		sn.Programs = append(sn.Programs, st)
 	}
 	s.snapshot.Store(sn)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/internal/probe"
+	"github.com/phpinit/phpinit/internal/schedule"
 )
 
 // Restart is a program's autorestart policy.
@@ -118,6 +119,10 @@ type ProgramSpec struct {
 	// Listeners, when set, are listening sockets held across restarts and
 	// passed to every start after stdin, stdout and stderr (see Listeners).
 	Listeners *Listeners
+	// Schedule, when set, runs the program at each of its ticks instead
+	// of all the time (schedule.go). The caller makes such a spec
+	// non-critical, with StartSeconds 0, no probes and no reload.
+	Schedule *schedule.Schedule
 }
 
 // Listeners are the listening sockets phpinit holds for a program

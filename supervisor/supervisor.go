@@ -280,6 +280,7 @@ func (s *Supervisor) startAll() {
 			s.progs[name].goal = GoalUp
 		}
 	}
+	s.armSchedules() // scheduled programs wait for their first tick (schedule.go)
 }
 
 func (s *Supervisor) reconcile() {

@@ -56,8 +56,13 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 				}
 				s.progs[spec.Name] = np
 			}
+			s.armSchedule(s.progs[spec.Name], spec.Schedule) // schedule.go
 			res.Added = append(res.Added, spec.Name)
 		case p.spec.Fingerprint != spec.Fingerprint:
+			res.Changed = append(res.Changed, spec.Name)
+			if (p.sched != nil || spec.Schedule != nil) && s.reschedule(p, spec) {
+				break // schedule.go: no restart
+			}
 			p.nextSpec = &spec
 			p.failures = 0
 			if spec.Manual && p.goal == GoalDown && p.down() {
@@ -66,7 +71,6 @@ func (s *Supervisor) update(specs []ProgramSpec, order []string) (UpdateResult, 
 			} else {
 				p.restart(s)
 			}
-			res.Changed = append(res.Changed, spec.Name)
 		}
 	}
 	var removing []string

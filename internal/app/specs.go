@@ -87,7 +87,7 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("live: %w", err)
 	}
-	return spec, nil
+	return spec, scheduleSpec(p, &spec) // schedule.go
 }
 
 // probeSpec is the probe p describes, checked now so that a bad one is a

@@ -45,6 +45,14 @@ NAME, STATE, PID, UPTIME and RESTARTS are single words at fixed positions
 restarts); "-" stands for none. The last-exit and reload fields come last
 because their length varies. AGO is like 12s, 3m4s, 2h5m, 3d4h.
 
+A scheduled program is SCHEDULED between its runs and RUNNING while one
+lasts; its line ends with its last run and its next instead of the reload:
+
+  NAME  SCHEDULED  pid -  uptime -  restarts 0  last exit CODE AGO ago  last run RESULT AGO ago  next run in DUR
+
+RESULT is ok (exit 0) or failed. start runs it once now (the schedule goes
+on); stop ends a run in progress.
+
 Exit status: 0 done, 1 the operation failed, 2 usage error, 3 cannot reach
 phpinit.`
 
@@ -242,7 +250,7 @@ func writeStatus(w io.Writer, sn *supervisor.Snapshot, now time.Time) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\tpid %s\tuptime %s\trestarts %d\t%s\t%s\n",
-			p.Name, p.State, pid, uptime, p.Restarts, lastExit(p.LastExit, now), lastReload(p.LastReload, now))
+			p.Name, p.State, pid, uptime, p.Restarts, lastExit(p.LastExit, now), statusTail(p, now))
 	}
 	return tw.Flush()
 }
