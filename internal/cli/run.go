@@ -30,7 +30,13 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "config file (default: $PHPINIT_CONFIG, /data/conf/phpinit/phpinit.yaml, /etc/phpinit/phpinit.yaml)")
-	return cmd
+	return withExits(cmd, `0 a requested stop completed (or a critical program
+ended with 0); a critical program's status when it went FATAL or ended (128+N
+for signal N, 1 for FATAL after status 0, 127 cannot start); a failed hook's
+status (124 timed out); 1 phpinit could not start (control socket or HTTP port
+taken); 2 usage error; 78 invalid config or no programs; 130 stopped during the
+hooks. With CMD: CMD's status (128+N for signal N, 126 cannot execute, 127 not
+found).`)
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
@@ -51,9 +57,15 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		printConfigErrors(stderr, err)
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
+	if !oneShot && cfg.File == "" {
+		return exitWith(ExitConfig, noConfigFile())
+	}
 	hub, logOut := newHub(stdout, stderr)
 	logger := newLogger(logOut, cfg.Log)
 	hub.SetLogger(logger)
+	for _, w := range config.UnknownEnv(os.Environ(), programNames(cfg)) {
+		logger.Warn(w)
+	}
 
 	// Stop signals during the hooks cancel them; the supervisor registers
 	// its own later. Registering here also keeps the Go runtime from
@@ -102,7 +114,7 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 
 func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) error {
 	if len(cfg.Programs) == 0 {
-		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
+		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", cfg.File))
 	}
 	app, err := newApp(logger, hub, cfg, res)
 	if err != nil {

@@ -3,28 +3,34 @@
 // PHPINIT_SHUTDOWN_GRAEC.
 package suggest
 
-// Distance is the Levenshtein distance between a and b, in runes: the
-// fewest insertions, deletions and substitutions that turn one into the
-// other (a swap of two neighbours counts 2).
+// Distance is the edit distance between a and b, in runes: the fewest
+// insertions, deletions, substitutions and swaps of two neighbours that
+// turn one into the other (optimal string alignment). A swap counts one,
+// so stauts is nearer to status than to start.
 func Distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	// d[i][j] is the distance between ra[:i] and rb[:j].
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }
 
 // Closest is the candidate nearest to word, if it is at most maxDist away;

@@ -10,7 +10,8 @@ func TestDistance(t *testing.T) {
 		{"", "", 0},
 		{"check", "check", 0},
 		{"chek", "check", 1},
-		{"stauts", "status", 2},
+		{"stauts", "status", 1},
+		{"stauts", "start", 2},
 		{"", "run", 3},
 		{"kitten", "sitting", 3},
 		{"grâce", "grace", 1},
@@ -36,7 +37,7 @@ func TestClosest(t *testing.T) {
 		{"relaod", 2, "reload"},
 		{"stop", 2, "stop"},
 		{"frobnicate", 2, ""},
-		{"stauts", 1, ""},
+		{"stauts", 0, ""},
 	} {
 		if got := Closest(c.word, verbs, c.max); got != c.want {
 			t.Errorf("Closest(%q, max %d) = %q, want %q", c.word, c.max, got, c.want)
