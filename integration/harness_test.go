@@ -92,8 +92,8 @@ func pidNamespaces() string {
 		cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			probeReason = fmt.Sprintf("cannot create PID namespaces (unshare --pid --fork --mount-proc true: %s): "+
-				"needs root with CAP_SYS_ADMIN, e.g. docker run --privileged", firstLine(out, err))
+			probeReason = fmt.Sprintf("cannot create PID namespaces (unshare --pid --fork --mount-proc true: %s); "+
+				"in a container that needs CAP_SYS_ADMIN (docker run --privileged)", firstLine(out, err))
 		}
 	})
 	return probeReason
