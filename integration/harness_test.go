@@ -93,7 +93,7 @@ func pidNamespaces() string {
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			probeReason = fmt.Sprintf("cannot create PID namespaces (unshare --pid --fork --mount-proc true: %s); "+
-				"in a container that needs CAP_SYS_ADMIN (docker run --privileged)", firstLine(out, err))
+				"in a container that needs CAP_SYS_ADMIN (docker run --cap-add SYS_ADMIN)", firstLine(out, err))
 		}
 	})
 	return probeReason
