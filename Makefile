@@ -40,7 +40,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # nginx + php-fpm on http://localhost:8080 under phpinit (Ctrl-C stops it gracefully).
-demo: deps build
+# Installs nginx and php-fpm when missing (root; else prints the command).
+demo: build
 	@scripts/demo.sh
 
 bench: deps build

@@ -48,14 +48,11 @@ find_php_fpm() {
     [[ -n $newest ]] && command -v "$newest"
 }
 
-# The same script and the same one command as `make test`'s dependencies.
+# The same script as `make test`'s: as root it installs what is missing,
+# else it prints the one command that does (sudo make deps).
 install_packages() {
-    if [[ $(id -u) -ne 0 ]]; then
-        printf 'demo: nginx and php-fpm are needed. Install them (apt-get update + install) as root with:\n\n' >&2
-        printf '    sudo make deps\n\n' >&2
-        exit 1
-    fi
     "$repo/scripts/install-deps.sh"
+    [[ $(id -u) -eq 0 ]] || exit 1
 }
 
 # port_free HOST PORT VARIABLE: dies at once, naming the variable to change,

@@ -55,7 +55,7 @@ phpinit: install them (apt-get update + install) as root with:
 
     $install_cmd
 
-phpinit: meanwhile the tests that need them skip and say why.
+phpinit: until then make demo cannot run, and the tests that need them skip (saying why).
 EOF
   exit 0
 fi
