@@ -25,7 +25,7 @@ unit:
 	@GO=$(GO) scripts/test.sh -short ./...
 
 # The quick start on a fresh debootstrap'd Debian 12 with only Go, make and
-# git (root; about 10 minutes): scripts/fresh-test.sh.
+# git (root; about 11 minutes): scripts/fresh-test.sh.
 fresh-test:
 	@scripts/fresh-test.sh
 

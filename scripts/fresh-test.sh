@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fresh-test.sh: the README's quick start, literally, on a fresh Debian 12.
 #
-#   sudo scripts/fresh-test.sh        (make fresh-test; about 10-15 minutes)
+#   sudo scripts/fresh-test.sh        (make fresh-test; about 11 minutes)
 #
 # Builds two fresh roots from a debootstrap'd bookworm minbase
 # (scripts/debootstrap-base.sh) with only Go (this machine's GOROOT), make
