@@ -101,6 +101,13 @@ clone() {
     in_root "$1" root "chown -R $3: $2"
 }
 
+# http_get PORT: GET / from 127.0.0.1:PORT, the response on stdout (bash's
+# /dev/tcp: no curl needed on this machine).
+http_get() {
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+        printf "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' _ "$1"
+}
+
 # demo ROOT USER NAME: make demo in the background, probe the page, then
 # SIGINT to its process group (what Ctrl-C sends) and wait for the end.
 demo() {
@@ -110,7 +117,7 @@ demo() {
     setsid bash -c 'in_root "$@"' _ "$root" "$user" 'cd phpinit && make demo' >"$log" 2>&1 &
     local pid=$! i
     for ((i = 0; i < 600; i++)); do
-        if curl -sf --max-time 2 "http://127.0.0.1:$port/" -o "$work/$3-page.html"; then
+        if http_get "$port" >"$work/$3-page.html" 2>/dev/null && grep -q '^HTTP/1.[01] 200' "$work/$3-page.html"; then
             break
         fi
         kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log" >&2; die "$3: make demo exited before serving the page"; }
