@@ -30,13 +30,17 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "config file (default: $PHPINIT_CONFIG, /data/conf/phpinit/phpinit.yaml, /etc/phpinit/phpinit.yaml)")
-	return withExits(cmd, `0 a requested stop completed (or a critical program
-ended with 0); a critical program's status when it went FATAL or ended (128+N
-for signal N, 1 for FATAL after status 0, 127 cannot start); a failed hook's
-status (124 timed out); 1 phpinit could not start (control socket or HTTP port
-taken); 2 usage error; 78 invalid config or no programs; 130 stopped during the
-hooks. With CMD: CMD's status (128+N for signal N, 126 cannot execute, 127 not
-found).`)
+	return withExits(cmd, `
+  0    a requested stop completed, or a critical program ended with 0
+  N    a critical program went FATAL or ended with N (128+N: killed by signal
+       N; 1: FATAL after status 0; 127: its command cannot be started)
+  N    a hook failed with N (124: it timed out)
+  1    phpinit could not start (control socket or HTTP port taken)
+  2    usage error
+  78   invalid config, no config file, or no programs configured
+  130  stopped by a signal while the hooks ran
+With CMD: CMD's status (128+N: killed by signal N; 126: cannot be executed;
+127: not found).`)
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
