@@ -89,7 +89,7 @@ func TestHelpListsExitStatuses(t *testing.T) {
 		{"ctl", "restart", "--help"}, {"ctl", "reload", "--help"}, {"ctl", "signal", "--help"},
 	} {
 		var out bytes.Buffer
-		if code := Run(args, &out, &out); code != 0 || !strings.Contains(out.String(), "Exit status: ") {
+		if code := Run(args, &out, &out); code != 0 || !strings.Contains(out.String(), "\n\nExit status:") {
 			t.Errorf("phpinit %q: exit %d, no exit statuses in:\n%s", args, code, out.String())
 		}
 	}

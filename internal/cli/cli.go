@@ -151,7 +151,11 @@ func withExits(cmd *cobra.Command, exits string) *cobra.Command {
 	if long == "" {
 		long = cmd.Short
 	}
-	cmd.Long = long + "\n\nExit status: " + exits
+	sep := " "
+	if strings.HasPrefix(exits, "\n") {
+		sep = "" // a table
+	}
+	cmd.Long = long + "\n\nExit status:" + sep + exits
 	return cmd
 }
 
