@@ -60,6 +60,7 @@ func TestTypoSuggestions(t *testing.T) {
 		{[]string{"ctl", "relaod", "nginx"}, `(did you mean reload?)`},
 		{[]string{"check", "--confg", "x"}, `unknown flag: --confg (did you mean --config?)`},
 		{[]string{"--confg=x"}, `unknown flag: --confg (did you mean --config?)`},
+		{[]string{"--verison"}, `unknown flag: --verison (did you mean --version?)`},
 		{[]string{"ctl", "status", "--jsno"}, `(did you mean --json?)`},
 		{[]string{"ctl", "status", "--sockt", "/x"}, `(did you mean --socket?)`},
 	} {

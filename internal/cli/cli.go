@@ -120,6 +120,10 @@ func flagError(cmd *cobra.Command, err error) error {
 	collect := func(f *pflag.Flag) { names = append(names, f.Name) }
 	cmd.Flags().VisitAll(collect)
 	cmd.InheritedFlags().VisitAll(collect)
+	if cmd.Name() == "run" {
+		// `phpinit --verison` reaches run (flags alone mean run).
+		cmd.Root().LocalNonPersistentFlags().VisitAll(collect)
+	}
 	if s := suggest.Closest(typed, names, typoDistance); s != "" {
 		return exitWith(ExitUsage, fmt.Errorf("%w (did you mean --%s?)", err, s))
 	}
@@ -177,8 +181,10 @@ command, it runs them as a one-off command after the hooks.`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRunCmd(), newCheckCmd(), newVersionCmd())
 	root.AddCommand(extraCommands()...)
-	// Now, not at Execute: normalizeArgs must know `help` is ours.
+	// Now, not at Execute: normalizeArgs must know `help` is ours, and
+	// flagError --version.
 	root.InitDefaultHelpCmd()
+	root.InitDefaultVersionFlag()
 	withExits(root, "as for run (phpinit with no command is phpinit run); see each command's --help.")
 	return root
 }
