@@ -165,6 +165,7 @@ clone "$work/user" /home/dev/phpinit dev
 out=$(in_root "$work/user" dev 'cd phpinit && make demo' 2>&1) && die "user: make demo succeeded without nginx and php-fpm"
 install=$(grep -oE '^ +sudo [^ ].*$' <<<"$out" | sed 's/^ *//' | sort -u)
 [[ $(grep -c . <<<"$install") -eq 1 ]] || { echo "$out" >&2; die "user: not exactly one install command offered"; }
+sed 's/^/    | /' <<<"$out" | grep -v 'go: downloading' >&2
 say "user: make demo asked for: $install; running it as dev"
 in_root "$work/user" dev "cd phpinit && $install"
 demo "$work/user" dev user
