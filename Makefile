@@ -5,7 +5,7 @@ PKG     := github.com/phpinit/phpinit/internal/version
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: all build test unit deps demo bench image fmt vet clean
+.PHONY: all build test unit deps demo bench image fmt vet clean fresh-test
 
 all: build
 
@@ -13,14 +13,21 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/phpinit ./cmd/phpinit
 
-# Installs nginx and php-fpm when missing (root), then runs every test,
-# including the ones that run phpinit as PID 1 with the real daemons.
+# Installs what is missing (root; else prints the one command), then runs
+# every test, including the ones that run phpinit as PID 1 with the real
+# daemons. -race when a C compiler is there. Ends with one line: passed,
+# skipped (and why), failed.
 test: deps vet
-	$(GO) test -race -timeout 15m ./...
+	@GO=$(GO) scripts/test.sh -timeout 15m ./...
 
-# Tests without the daemons (they skip with a message).
+# Only what needs neither root nor the daemons (the rest skips under -short).
 unit:
-	$(GO) test -race -short ./...
+	@GO=$(GO) scripts/test.sh -short ./...
+
+# The quick start on a fresh debootstrap'd Debian 12 with only Go, make and
+# git (root; about 11 minutes): scripts/fresh-test.sh.
+fresh-test:
+	@scripts/fresh-test.sh
 
 deps:
 	@scripts/install-deps.sh
@@ -33,7 +40,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # nginx + php-fpm on http://localhost:8080 under phpinit (Ctrl-C stops it gracefully).
-demo: deps build
+# Installs nginx and php-fpm when missing (root; else prints the command).
+demo: build
 	@scripts/demo.sh
 
 bench: deps build

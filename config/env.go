@@ -2,8 +2,11 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/phpinit/phpinit/internal/suggest"
 )
 
 // Environment overrides. Every key can be set by PHPINIT_ and its dotted
@@ -16,7 +19,8 @@ import (
 // depends_on, ...) are split on whitespace; an item cannot contain a space.
 // PHPINIT_PROGRAMS_<NAME>_ENVIRONMENT_<VAR>=value sets one variable of a
 // program's environment. metrics.phpfpm cannot be overridden. Variables
-// that name no key, PHPINIT_CONFIG among them, are ignored.
+// that name no key are ignored; UnknownEnv gives a warning for each (but
+// PHPINIT_CONFIG, the config file's path).
 //
 // viper's AutomaticEnv is not used: it reads os.Getenv only, so Load could
 // not honour Options.Environ without changing the process environment.
@@ -137,4 +141,64 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// scriptVars are PHPINIT_* variables that are no config keys and get no
+// warning: phpinit's own (PHPINIT_ONLY, read by run) and its scripts' and
+// tests' (make demo, the base image, CI).
+var scriptVars = []string{"PHPINIT_DEMO_", "PHPINIT_FRESH_", "PHPINIT_BASE_CACHE", "PHPINIT_ONLY", "PHPINIT_E2E_", "PHPINIT_DOCKER", "PHPINIT_TEST_"}
+
+// UnknownEnv returns a warning for each PHPINIT_* variable in environ that
+// names no key (a typo: PHPINIT_SHUTDOWN_GRAEC), naming the closest one when
+// there is one near, sorted by variable. programs are the names in the
+// config file: only those can be overridden.
+func UnknownEnv(environ []string, programs []string) []string {
+	known := map[string]bool{EnvConfig: true}
+	leafKeys(nil, reflect.TypeFor[Config](), func(path []string, _ reflect.Type) {
+		known[envName(path)] = true
+	})
+	var progPrefixes, envPrefixes []string
+	for _, name := range programs {
+		for _, f := range nameForms(name) {
+			prefix := envPrefix + "PROGRAMS_" + f + "_"
+			progPrefixes = append(progPrefixes, prefix)
+			envPrefixes = append(envPrefixes, prefix+"ENVIRONMENT_")
+			leafKeys(nil, reflect.TypeFor[Program](), func(path []string, _ reflect.Type) {
+				known[prefix+strings.ToUpper(strings.Join(path, "_"))] = true
+			})
+		}
+	}
+	candidates := sortedKeys(known)
+	var warnings []string
+	for _, n := range sortedKeys(phpinitVars(environ)) {
+		if known[n] || hasAnyPrefix(n, scriptVars) || hasAnyPrefix(n, envPrefixes) && !slices.Contains(envPrefixes, n) {
+			continue
+		}
+		w := n + " is no phpinit setting: ignored"
+		if c := suggest.Closest(n, candidates, max(2, len(n[len(envPrefix):])/6)); c != "" {
+			w += " (did you mean " + c + "?)"
+		} else if strings.HasPrefix(n, envPrefix+"PROGRAMS_") && !hasAnyPrefix(n, progPrefixes) {
+			w += " (only programs in the config file can be overridden: " + orNoneList(programs) + ")"
+		}
+		warnings = append(warnings, w)
+	}
+	return warnings
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func orNoneList(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	l = slices.Clone(l)
+	sort.Strings(l)
+	return strings.Join(l, ", ")
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -135,4 +136,32 @@ func TestEnvEmptyValues(t *testing.T) {
 func TestEnvDoesNotOverrideAValueOfTheWrongShape(t *testing.T) {
 	_, err := loadOffline(t, "programs: {web: {command: [w], backoff: 5}}", "PHPINIT_PROGRAMS_WEB_BACKOFF_MAX=1s")
 	wantProblems(t, err, "programs.web.backoff: expected a mapping, got 5")
+}
+
+func TestUnknownEnv(t *testing.T) {
+	environ := []string{
+		"PHPINIT_SHUTDOWN_GRAEC=40s",
+		"PHPINIT_SHUTDOWN_GRACE=40s",
+		"PHPINIT_CONFIG=/x.yaml",
+		"PHPINIT_PROGRAMS_PHP_FPM_STOP_TIMOUT=3s",
+		"PHPINIT_PROGRAMS_PHP-FPM_STOP_TIMEOUT=3s",
+		"PHPINIT_PROGRAMS_NGINX_ENVIRONMENT_APP_ENV=prod",
+		"PHPINIT_PROGRAMS_REDIS_COMMAND=redis-server",
+		"PHPINIT_WHATEVER=1",
+		"PHPINIT_DEMO_PORT=8090",
+		"NOT_PHPINIT_SHUTDOWN_GRAEC=1",
+	}
+	got := UnknownEnv(environ, []string{"php-fpm", "nginx"})
+	want := []string{
+		"PHPINIT_PROGRAMS_PHP_FPM_STOP_TIMOUT is no phpinit setting: ignored (did you mean PHPINIT_PROGRAMS_PHP_FPM_STOP_TIMEOUT?)",
+		"PHPINIT_PROGRAMS_REDIS_COMMAND is no phpinit setting: ignored (only programs in the config file can be overridden: nginx, php-fpm)",
+		"PHPINIT_SHUTDOWN_GRAEC is no phpinit setting: ignored (did you mean PHPINIT_SHUTDOWN_GRACE?)",
+		"PHPINIT_WHATEVER is no phpinit setting: ignored",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("UnknownEnv:\n got %q\nwant %q", got, want)
+	}
+	if w := UnknownEnv([]string{"PHPINIT_LOG_LEVEL=debug", "PATH=/bin"}, nil); len(w) != 0 {
+		t.Errorf("known variables warned about: %q", w)
+	}
 }

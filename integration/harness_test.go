@@ -1,7 +1,9 @@
 // Package integration runs the real phpinit binary as PID 1 of a fresh PID
 // namespace (unshare --pid --fork --mount-proc) with the real nginx and
-// php-fpm from Debian, and talks to them over real sockets. Tests skip when
-// not root or when nginx/php-fpm are missing; CI has both.
+// php-fpm from Debian, and talks to them over real sockets. Tests skip, saying
+// why, under -short, when not root, when PID namespaces cannot be created (a
+// container without CAP_SYS_ADMIN) or when nginx/php-fpm are missing; CI has
+// everything.
 package integration
 
 import (
@@ -61,12 +63,48 @@ func needStack(t *testing.T) {
 
 func needRoot(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs phpinit as PID 1 with the real daemons")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for PID namespaces and user switching")
 	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) not installed")
+	if reason := pidNamespaces(); reason != "" {
+		t.Skip(reason)
 	}
+}
+
+var (
+	probeOnce   sync.Once
+	probeReason string
+)
+
+// pidNamespaces says why this machine cannot run phpinit as PID 1 of a new
+// PID namespace, or "" when it can. It asks once: in a container without
+// CAP_SYS_ADMIN (Docker's default) root gets EPERM, and every test would
+// otherwise fail after its timeout.
+func pidNamespaces() string {
+	probeOnce.Do(func() {
+		if _, err := exec.LookPath("unshare"); err != nil {
+			probeReason = "unshare (util-linux) not installed"
+			return
+		}
+		cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "true")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			probeReason = fmt.Sprintf("cannot create PID namespaces (unshare --pid --fork --mount-proc true: %s); "+
+				"in a container that needs CAP_SYS_ADMIN (docker run --cap-add SYS_ADMIN)", firstLine(out, err))
+		}
+	})
+	return probeReason
+}
+
+// firstLine is a command's first line of output, else its error.
+func firstLine(out []byte, err error) string {
+	if l, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n"); l != "" {
+		return l
+	}
+	return err.Error()
 }
 
 // site is a temp tree with nginx, php-fpm and phpinit configs.

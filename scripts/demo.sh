@@ -5,21 +5,22 @@
 #   scripts/demo.sh --prepare  write the demo tree, print how to run it, exit
 #
 # Needs Debian 12 or similar (nginx, php8.2-fpm; any php-fpmX.Y works). As
-# root it installs missing packages with apt-get and runs both programs as
-# www-data, showing phpinit's privilege drop; as another user it runs them
-# as that user. The configs are the shipped ones from configs/, with paths
+# root it installs missing packages (scripts/install-deps.sh) and runs both
+# programs as www-data, showing phpinit's privilege drop; as another user it
+# prints the one install command (sudo make deps) when they are missing, and
+# runs them as that user. The configs are the shipped ones from configs/, with paths
 # rewritten into the demo directory, so the demo exercises what the image
 # ships.
 #
 # Environment:
-#   PHPINIT_DEMO_DIR          demo tree (default /tmp/phpinit-demo)
+#   PHPINIT_DEMO_DIR          demo tree (default /tmp/phpinit-demo-$UID: one per user)
 #   PHPINIT_DEMO_PORT         site port on 127.0.0.1 (default 8080)
 #   PHPINIT_DEMO_STATUS_PORT  nginx status port on 127.0.0.1 (default 8081)
 #   PHPINIT_DEMO_HTTP         phpinit health/metrics listener (default 127.0.0.1:9180)
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-demo=${PHPINIT_DEMO_DIR:-/tmp/phpinit-demo}
+demo=${PHPINIT_DEMO_DIR:-/tmp/phpinit-demo-$(id -u)}
 port=${PHPINIT_DEMO_PORT:-8080}
 status_port=${PHPINIT_DEMO_STATUS_PORT:-8081}
 http_listen=${PHPINIT_DEMO_HTTP:-127.0.0.1:9180}
@@ -47,21 +48,20 @@ find_php_fpm() {
     [[ -n $newest ]] && command -v "$newest"
 }
 
+# The same script as `make test`'s: as root it installs what is missing,
+# else it prints the one command that does (sudo make deps).
 install_packages() {
-    local fpm_pkg=php8.2-fpm
-    if ! apt-cache show php8.2-fpm >/dev/null 2>&1; then
-        fpm_pkg=php-fpm # the distribution's default PHP
+    "$repo/scripts/install-deps.sh"
+    [[ $(id -u) -eq 0 ]] || exit 1
+}
+
+# port_free HOST PORT VARIABLE: dies at once, naming the variable to change,
+# when something already accepts connections there (nginx would retry its
+# bind for many seconds, then exit without a hint).
+port_free() {
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then
+        die "$1:$2 is already in use; set $3 to a free one, e.g. $3=$4 make demo"
     fi
-    if [[ $(id -u) -ne 0 ]]; then
-        printf 'demo: nginx and php-fpm are needed. Install them as root:\n\n' >&2
-        printf '    sudo apt-get update && sudo apt-get install -y nginx %s\n\n' "$fpm_pkg" >&2
-        exit 1
-    fi
-    echo "demo: installing nginx and $fpm_pkg"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx "$fpm_pkg"
-    echo "demo: note: Debian also starts its own nginx and php-fpm services; the demo"
-    echo "      does not use them (systemctl disable --now nginx 'php*-fpm' to stop them)."
 }
 
 nginx_bin=$(command -v nginx || true)
@@ -80,6 +80,13 @@ if [[ ! -x $phpinit ]]; then
     (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o bin/phpinit ./cmd/phpinit)
 fi
 
+port_free 127.0.0.1 "$port" PHPINIT_DEMO_PORT 18080
+port_free 127.0.0.1 "$status_port" PHPINIT_DEMO_STATUS_PORT 18081
+http_host=${http_listen%:*}
+http_host=${http_host#[}
+http_host=${http_host%]}
+port_free "${http_host:-127.0.0.1}" "${http_listen##*:}" PHPINIT_DEMO_HTTP 127.0.0.1:19180
+
 # As root, show the privilege drop: the programs run as www-data.
 run_as=""
 if [[ $(id -u) -eq 0 ]]; then
@@ -92,6 +99,9 @@ worker_user="$(id -un) $(id -gn)"
 [[ -n $run_as ]] && worker_user="$run_as $run_as"
 
 echo "demo: writing $demo"
+if [[ -e $demo && ! -O $demo ]]; then
+    die "$demo belongs to another user; set PHPINIT_DEMO_DIR to a directory of your own"
+fi
 mkdir -p "$demo"/{www,etc,log,tmp,script/init.d,conf/nginx,conf/php-fpm} \
     "$run"/{php,nginx,phpinit}
 chmod 0755 "$demo" "$demo/www"
@@ -205,6 +215,7 @@ cat <<EOF
     health        http://$http_listen/healthz   http://$http_listen/readyz
     metrics       http://$http_listen/metrics
     nginx status  http://127.0.0.1:$status_port/stub_status
+    control       $phpinit ctl --config $demo/phpinit.yaml status
 
   Edit $demo/conf/nginx/default.conf or $demo/conf/php-fpm/www.conf
   and watch phpinit check and reload. Ctrl-C stops gracefully.
@@ -212,6 +223,8 @@ cat <<EOF
 EOF
 
 cmd=("$phpinit" run --config "$demo/phpinit.yaml")
+# The demo's own settings are no phpinit keys: phpinit would warn about them.
+unset PHPINIT_DEMO_DIR PHPINIT_DEMO_PORT PHPINIT_DEMO_STATUS_PORT PHPINIT_DEMO_HTTP
 if $prepare_only; then
     printf 'demo: prepared; run:  %s\n' "${cmd[*]}"
     exit 0

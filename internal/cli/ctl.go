@@ -53,8 +53,9 @@ lasts; its line ends with its last run and its next instead of the reload:
 RESULT is ok (exit 0) or failed. start runs it once now (the schedule goes
 on); stop ends a run in progress.
 
-Exit status: 0 done, 1 the operation failed, 2 usage error, 3 cannot reach
-phpinit.`
+Exit status: ` + ctlExits + "."
+
+const ctlExits = "0 done, 1 the operation failed, 2 usage error (unknown verb or flag, wrong arguments), 3 cannot reach phpinit"
 
 type ctlOptions struct {
 	socket string
@@ -67,9 +68,9 @@ func newCtlCmd() *cobra.Command {
 		Use:   "ctl [--socket PATH] [--config FILE] VERB ...",
 		Short: "control a running phpinit: status, start, stop, restart, reload, signal",
 		Long:  ctlLong,
-		// An unknown verb is an argument the parent refuses: cobra's
-		// "unknown command" error, exit status 2.
-		Args: cobra.NoArgs,
+		// An unknown verb is an argument the parent refuses: exit status 2,
+		// with the nearest verb.
+		Args: unknownSubcommand,
 		RunE: func(*cobra.Command, []string) error {
 			return exitWith(ExitUsage, errors.New("missing verb: status, start, stop, restart, reload or signal (see phpinit ctl --help)"))
 		},
@@ -83,6 +84,9 @@ func newCtlCmd() *cobra.Command {
 		cmd.AddCommand(newCtlVerbCmd(o, v.verb, v.done))
 	}
 	cmd.AddCommand(newCtlReloadCmd(o), newCtlSignalCmd(o))
+	for _, c := range cmd.Commands() {
+		withExits(c, ctlExits+".")
+	}
 	return cmd
 }
 

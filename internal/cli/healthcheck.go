@@ -29,7 +29,10 @@ func newHealthcheckCmd() *cobra.Command {
 		Short: "exit 0 when phpinit's /readyz answers 200, else 1 (for Docker HEALTHCHECK)",
 		Long: `healthcheck asks the running phpinit's /readyz and prints one line saying why
 it is or is not ready. Without --url it reads the config like run does and asks
-http.listen on the loopback address.`,
+http.listen on the loopback address.
+
+Exit status: 0 ready, 1 not ready or cannot reach phpinit (the line says
+which), 2 usage error.`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -38,7 +38,17 @@ func newRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "config", "", "config file (default: $PHPINIT_CONFIG, /data/conf/phpinit/phpinit.yaml, /etc/phpinit/phpinit.yaml)")
 	cmd.Flags().StringVar(&only, "only", "", "define only these programs or groups, and what they depend on (default: $PHPINIT_ONLY, else all)")
-	return cmd
+	return withExits(cmd, `
+  0    a requested stop completed, or a critical program ended with 0
+  N    a critical program went FATAL or ended with N (128+N: killed by signal
+       N; 1: FATAL after status 0; 127: its command cannot be started)
+  N    a hook failed with N (124: it timed out)
+  1    phpinit could not start (control socket or HTTP port taken)
+  2    usage error
+  78   invalid config, no config file, or no programs configured
+  130  stopped by a signal while the hooks ran
+With CMD: CMD's status (128+N: killed by signal N; 126: cannot be executed;
+127: not found).`)
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
@@ -61,6 +71,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		printConfigErrors(stderr, err)
 		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
 	}
+	if !oneShot && cfg.File == "" {
+		return exitWith(ExitConfig, noConfigFile())
+	}
 	hub, logOut := newHub(stdout, stderr)
 	// Own log lines are queued (logsink.Hub.LogWriter): write what is left,
 	// but never wait long on a stalled destination.
@@ -68,6 +81,9 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	logger := newLogger(logOut, cfg.Log)
 	hub.SetLogger(logger)
 	logNotices(logger, cfg.Notices)
+	for _, w := range config.UnknownEnv(os.Environ(), programNames(cfg)) {
+		logger.Warn(w)
+	}
 
 	// Stop signals during the hooks cancel them; the supervisor registers
 	// its own later. Registering here also keeps the Go runtime from
@@ -116,7 +132,7 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 
 func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) error {
 	if len(cfg.Programs) == 0 {
-		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", orNone(cfg.File)))
+		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", cfg.File))
 	}
 	a, err := app.New(logger, hub, cfg, res)
 	if err != nil {
