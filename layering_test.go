@@ -24,6 +24,7 @@ var layers = map[string]int{
 	"internal/supervisord": 0,
 	"internal/sockdiag":    0,
 	"internal/sockets":     0,
+	"internal/suggest":     0,
 	"internal/fastcgi":     0,
 	"internal/logsink":     0,
 	"internal/version":     0,
@@ -48,6 +49,7 @@ var layers = map[string]int{
 	"bench/cmd/stackbench": 0,
 	"integration":          0,
 	"e2e":                  0,
+	"scripts/testsummary":  0,
 }
 
 // notInSupervisor are the adapters and their libraries the loop must never
