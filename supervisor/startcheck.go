@@ -67,8 +67,13 @@ func checkReason(r proc.Result) string {
 	return "check " + r.Desc(checkTimeout)
 }
 
-// fpmStamp is the "[02-Dec-2026 04:00:00] " php-fpm puts before its lines.
-var fpmStamp = regexp.MustCompile(`^\[\d{2}-[A-Za-z]{3}-\d{4} \d{2}:\d{2}:\d{2}(\.\d+)?\]\s+`)
+var (
+	// fpmStamp is the "[02-Dec-2026 04:00:00] " php-fpm puts before its lines.
+	fpmStamp = regexp.MustCompile(`^\[\d{2}-[A-Za-z]{3}-\d{4} \d{2}:\d{2}:\d{2}(\.\d+)?\]\s+`)
+	// nginxStamp is nginx's error log prefix, "2026/12/02 04:03:12 [emerg]
+	// 35#35: ", as `-e stderr` writes it; the level stays.
+	nginxStamp = regexp.MustCompile(`^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (\[[a-z]+\]) \d+#\d+: (\*\d+ )?`)
+)
 
 // noise are lines that say nothing of what to change: notices, warnings
 // (nginx warns about `user` under a non-root master), and the summaries
@@ -85,8 +90,9 @@ var noise = []string{
 func meaningfulLine(out string) string {
 	first := ""
 	for line := range strings.SplitSeq(out, "\n") {
-		line = strings.TrimSpace(fpmStamp.ReplaceAllString(strings.TrimSpace(line), ""))
-		line = strings.TrimPrefix(line, "nginx: ")
+		line = fpmStamp.ReplaceAllString(strings.TrimSpace(line), "")
+		line = nginxStamp.ReplaceAllString(line, "$1 ")
+		line = strings.TrimSpace(strings.TrimPrefix(line, "nginx: "))
 		if line == "" {
 			continue
 		}

@@ -194,6 +194,8 @@ func TestMeaningfulLine(t *testing.T) {
 		{"[02-Dec-2026 03:59:52] ERROR: failed to open error_log (/proc/self/fd/2): Permission denied (13)\n",
 			"ERROR: failed to open error_log (/proc/self/fd/2): Permission denied (13)", ""},
 		{"\n  \nnginx: configuration file /etc/nginx/nginx.conf test failed\n", "configuration file /etc/nginx/nginx.conf test failed", "/etc/nginx/nginx.conf"},
+		{"2026/12/02 04:03:12 [emerg] 35#35: unknown directive \"bogus\" in /x/bad.conf:1\n",
+			`[emerg] unknown directive "bogus" in /x/bad.conf:1`, "/x/bad.conf"},
 		{"", "", ""},
 	}
 	for _, c := range cases {
