@@ -153,3 +153,68 @@ func TestStartCheckNginxErrorNonCritical(t *testing.T) {
 	default:
 	}
 }
+
+// php-fpm's own check finds the error (a socket owner that does not
+// exist): a non-critical php-fpm is FATAL after one start with php-fpm's
+// line, without its time stamp, in ctl status; phpinit stays up, and nginx,
+// which depends on it, is not started.
+func TestStartCheckFPMErrorNonCritical(t *testing.T) {
+	needStack(t)
+	st := newSite(t, site{})
+	f, err := os.OpenFile(st.path("conf/php-fpm/www.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("listen.owner = nosuchuser\n")
+	f.Close()
+	editConf(t, st.config(), "    stop_timeout: 12s\n", "    stop_timeout: 12s\n    critical: false\n")
+	p := startPID1(t, "run", "--config", st.config())
+
+	sn := waitCtlStatusFor(t, st, 60*time.Second, "php-fpm FATAL", func(sn *supervisor.Snapshot) bool {
+		return progState(sn, "php-fpm") == "FATAL"
+	})
+	fpm, _ := sn.Program("php-fpm")
+	if want := "config invalid: [pool www] cannot get uid for user 'nosuchuser'"; fpm.LastExit == nil || fpm.LastExit.Desc != want {
+		t.Errorf("--json last exit %+v, want %q", fpm.LastExit, want)
+	}
+	if got := progState(sn, "nginx"); got != "STOPPED" {
+		t.Errorf("nginx is %s, want STOPPED", got)
+	}
+	if line := strings.Join(statusLine(t, st, "php-fpm"), " "); !strings.Contains(line, "FATAL") || !strings.Contains(line, "config invalid: [pool www]") {
+		t.Errorf("ctl status line %q: want FATAL and the reason", line)
+	}
+	out := p.Out.String()
+	if n := countLines(out, `msg=started program=php-fpm `); n != 1 {
+		t.Errorf("php-fpm started %d times, want once", n)
+	}
+	if countLines(out, `level=ERROR msg="config invalid: not retrying until it is fixed" program=php-fpm `) != 1 {
+		t.Error("no single config invalid line")
+	}
+	select {
+	case <-p.done:
+		t.Errorf("phpinit exited %d", p.code)
+	default:
+	}
+}
+
+// A critical nginx with a config error stops phpinit with 78 (EX_CONFIG),
+// though nginx itself exits 1.
+func TestStartCheckNginxErrorCritical(t *testing.T) {
+	needStack(t)
+	st := newSite(t, site{})
+	writeConf(t, st.path("conf/nginx/bad.conf"), "bogus_directive on;\n")
+	p := startPID1(t, "run", "--config", st.config())
+	if code := p.wait(90 * time.Second); code != supervisor.ExitConfigInvalid {
+		t.Errorf("phpinit exited %d, want %d", code, supervisor.ExitConfigInvalid)
+	}
+	out := p.Out.String()
+	if n := countLines(out, `msg=started program=nginx `); n != 1 {
+		t.Errorf("nginx started %d times, want once", n)
+	}
+	if countLines(out, `msg=exited program=nginx pid=\d+ status="exit status 1"`) != 1 {
+		t.Error("nginx did not exit 1")
+	}
+	if !strings.Contains(out, `then="start phpinit again: nginx is critical"`) {
+		t.Error("the config invalid line does not say phpinit stops")
+	}
+}

@@ -73,6 +73,7 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 	}
 	s.check(p, func(r proc.Result) {
 		if !r.OK() {
+			p.recheckFailed(r)
 			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, checkOutcome(r)))
 			return
 		}

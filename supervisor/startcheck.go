@@ -20,7 +20,7 @@ const ExitConfigInvalid = 78
 func (p *program) startCheck(s *Supervisor) {
 	gen := p.gen
 	p.checkBegan = s.clock.Now()
-	p.log.Info("start failed: checking the config", "check", strings.Join(p.spec.Check, " "))
+	p.log.Info("start failed: checking the config")
 	s.check(p, func(r proc.Result) {
 		if p.gen != gen {
 			return // stopped or restarted meanwhile
@@ -39,6 +39,20 @@ func (p *program) startCheck(s *Supervisor) {
 	})
 }
 
+// recheckFailed keeps the reason of a FATAL program whose config is still
+// invalid up to date when a reload's check fails again.
+func (p *program) recheckFailed(r proc.Result) {
+	if p.state != Fatal || p.configErr == "" || r.OK() || r.StartErr != nil || r.TimedOut {
+		return
+	}
+	p.configErr = checkReason(r)
+	if p.lastExit != nil {
+		e := *p.lastExit
+		e.Desc = "config invalid: " + p.configErr
+		p.lastExit = &e
+	}
+}
+
 // configInvalid records why the program is FATAL (ActConfigInvalid) where
 // `ctl status` shows it, and logs the one line that says what to fix.
 func (p *program) configInvalid() {
@@ -54,7 +68,11 @@ func (p *program) configInvalid() {
 	if f := fileNamed(p.configErr); f != "" {
 		args = append(args, "file", f)
 	}
-	args = append(args, "then", "phpinit ctl reload "+p.spec.Name)
+	then := "phpinit ctl reload " + p.spec.Name
+	if p.spec.Critical {
+		then = "start phpinit again: " + p.spec.Name + " is critical"
+	}
+	args = append(args, "then", then)
 	p.log.Error("config invalid: not retrying until it is fixed", args...)
 }
 
@@ -73,6 +91,10 @@ var (
 	// nginxStamp is nginx's error log prefix, "2026/12/02 04:03:12 [emerg]
 	// 35#35: ", as `-e stderr` writes it; the level stays.
 	nginxStamp = regexp.MustCompile(`^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (\[[a-z]+\]) \d+#\d+: (\*\d+ )?`)
+	// fpmLevel is php-fpm's level word; fpmNoErrno the errno it appends
+	// when there was none ("cannot get uid for user 'x': Success (0)").
+	fpmLevel   = regexp.MustCompile(`^(ERROR|ALERT): `)
+	fpmNoErrno = regexp.MustCompile(`: Success \(0\)$`)
 )
 
 // noise are lines that say nothing of what to change: notices, warnings
@@ -85,14 +107,15 @@ var noise = []string{
 }
 
 // meaningfulLine is the first line of out that is not blank or noise, with
-// php-fpm's time stamp and nginx's "nginx: " cut; if every line is noise,
-// the first non-blank one.
+// php-fpm's and nginx's prefixes cut; if every line is noise, the first
+// non-blank one.
 func meaningfulLine(out string) string {
 	first := ""
 	for line := range strings.SplitSeq(out, "\n") {
 		line = fpmStamp.ReplaceAllString(strings.TrimSpace(line), "")
 		line = nginxStamp.ReplaceAllString(line, "$1 ")
 		line = strings.TrimSpace(strings.TrimPrefix(line, "nginx: "))
+		line = fpmNoErrno.ReplaceAllString(fpmLevel.ReplaceAllString(line, ""), "")
 		if line == "" {
 			continue
 		}

@@ -64,7 +64,7 @@ func TestFailedStartFailingCheckIsFatal(t *testing.T) {
 	if len(h.spawned) != 1 || checks.checks != 1 {
 		t.Errorf("%d starts and %d checks, want 1 and 1", len(h.spawned), checks.checks)
 	}
-	want := "config invalid: ERROR: [pool www] cannot get uid for user 'nosuchuser': Success (0)"
+	want := "config invalid: [pool www] cannot get uid for user 'nosuchuser'"
 	st, _ := h.s.Snapshot().Program("php-fpm")
 	if st.LastExit == nil || st.LastExit.Desc != want || st.LastExit.Code != 78 {
 		t.Errorf("last exit %+v, want code 78 and %q", st.LastExit, want)
@@ -167,11 +167,16 @@ func TestReloadFixesConfigInvalid(t *testing.T) {
 	h.want("php-fpm", Fatal)
 
 	var got []error
+	checks.result = failedCheck("[02-Dec-2026 03:59:56] ERROR: [pool debian] cannot get gid for group 'nosuchgroup': Success (0)\n")
 	h.s.reloadProgram(h.s.progs["php-fpm"], func(err error) { got = append(got, err) })
 	h.settle()
 	h.want("php-fpm", Fatal)
 	if len(got) != 1 || got[0] == nil || len(h.spawned) != 1 {
 		t.Fatalf("reload with the config still broken: %v, %d starts", got, len(h.spawned))
+	}
+	st, _ := h.s.Snapshot().Program("php-fpm")
+	if want := "config invalid: [pool debian] cannot get gid for group 'nosuchgroup'"; st.LastExit == nil || st.LastExit.Desc != want {
+		t.Errorf("after a failed reload: last exit %+v, want %q", st.LastExit, want)
 	}
 
 	checks.result = proc.Result{}
@@ -185,14 +190,14 @@ func TestReloadFixesConfigInvalid(t *testing.T) {
 
 func TestMeaningfulLine(t *testing.T) {
 	cases := []struct{ out, line, file string }{
-		{fpmBadOwner, "ERROR: [pool www] cannot get uid for user 'nosuchuser': Success (0)", ""},
+		{fpmBadOwner, "[pool www] cannot get uid for user 'nosuchuser'", ""},
 		{nginxBadDirective, `[emerg] unknown directive "bogus" in /data/conf/nginx/site.conf:3`, "/data/conf/nginx/site.conf"},
 		{"nginx: [emerg] open() \"/etc/nginx/missing.conf\" failed (2: No such file or directory) in /etc/nginx/nginx.conf:12\n",
 			`[emerg] open() "/etc/nginx/missing.conf" failed (2: No such file or directory) in /etc/nginx/nginx.conf:12`, "/etc/nginx/nginx.conf"},
 		{"/data/conf/php-fpm/debian.conf: listen.owner = www-data, but php-fpm runs as www and cannot give its socket away\n",
 			"/data/conf/php-fpm/debian.conf: listen.owner = www-data, but php-fpm runs as www and cannot give its socket away", "/data/conf/php-fpm/debian.conf"},
 		{"[02-Dec-2026 03:59:52] ERROR: failed to open error_log (/proc/self/fd/2): Permission denied (13)\n",
-			"ERROR: failed to open error_log (/proc/self/fd/2): Permission denied (13)", ""},
+			"failed to open error_log (/proc/self/fd/2): Permission denied (13)", ""},
 		{"\n  \nnginx: configuration file /etc/nginx/nginx.conf test failed\n", "configuration file /etc/nginx/nginx.conf test failed", "/etc/nginx/nginx.conf"},
 		{"2026/12/02 04:03:12 [emerg] 35#35: unknown directive \"bogus\" in /x/bad.conf:1\n",
 			`[emerg] unknown directive "bogus" in /x/bad.conf:1`, "/x/bad.conf"},
