@@ -12,6 +12,15 @@ import (
 // an invalid phpinit.yaml).
 const ExitConfigInvalid = 78
 
+// checkAfterFailure: a failed start is checked before it is retried. Only
+// an exit of the program's own with a failure status can be its config's
+// (php-fpm exits 78, nginx 1): not a kill (kill -9, the OOM killer), nor a
+// stop for not getting ready in time.
+func (p *program) checkAfterFailure(s *Supervisor) bool {
+	return len(p.spec.Check) > 0 && !s.stopping && !s.draining && !p.startTimedOut &&
+		!p.exitStatus.Signaled() && p.exitStatus.ExitStatus() != 0
+}
+
 // startCheck runs the program's check after a failed start (ActStartCheck).
 // Only then, not before every first start: the happy path starts as fast
 // as without a check, and a program that cannot start because of its

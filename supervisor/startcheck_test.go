@@ -127,6 +127,21 @@ func TestFailedStartCheckNotRunBacksOff(t *testing.T) {
 	h.want("web", Starting)
 }
 
+// A program killed by a signal, or that exited 0 too soon, is not checked:
+// that is no config error.
+func TestFailedStartBySignalNotChecked(t *testing.T) {
+	h := newLoopHarness(t, checkedSpec("web"))
+	checks := h.fakeChecks(failedCheck(fpmBadOwner))
+	h.exit("web", -int(syscall.SIGKILL))
+	h.want("web", Backoff)
+	h.advance(time.Second)
+	h.exit("web", 0)
+	h.want("web", Backoff)
+	if checks.checks != 0 {
+		t.Errorf("%d checks, want none", checks.checks)
+	}
+}
+
 // The check's run counts toward the backoff delay.
 func TestFailedStartCheckTimeCountsTowardBackoff(t *testing.T) {
 	h := newLoopHarness(t, checkedSpec("web"))
