@@ -120,7 +120,8 @@ type Facts struct {
 	// failed (not ready in time), and it is still wanted up.
 	StartFailed bool
 	// CheckOnFail: a failed start runs the program's check before it is
-	// retried (the program has a check, and phpinit is not stopping).
+	// retried (it has a check, exited with a failure status of its own,
+	// and phpinit is not stopping; see checkAfterFailure).
 	CheckOnFail bool
 }
 
