@@ -57,6 +57,10 @@ func TestFailedStartFailingCheckIsFatal(t *testing.T) {
 	h := newLoopHarness(t, checkedSpec("php-fpm"))
 	checks := h.fakeChecks(failedCheck(fpmBadOwner))
 	h.want("php-fpm", Starting)
+	h.advance(time.Second) // no check before or during a first start
+	if checks.checks != 0 {
+		t.Fatalf("%d checks before any start failed", checks.checks)
+	}
 	h.exit("php-fpm", 78)
 	p := h.want("php-fpm", Fatal)
 	h.advance(time.Minute)
