@@ -52,6 +52,7 @@ func (p *program) facts(s *Supervisor) Facts {
 		Restart:     !s.stopping && !s.draining && p.goal == GoalUp && p.policyRestarts(),
 		ShortRun:    now.Sub(p.started) < p.stableRun(),
 		StartFailed: p.startTimedOut && p.goal == GoalUp && !s.stopping && !s.draining,
+		CheckOnFail: p.checkAfterFailure(s),
 	}
 	if p.sched != nil {
 		// A scheduled run starts at its tick and is never restarted

@@ -64,6 +64,10 @@ type program struct {
 	// made meanwhile, all answered by one more reload (see reloadProgram).
 	reloading  bool
 	nextReload []func(error)
+	// checkBegan: the check after a failed start runs since then (see
+	// startcheck.go); configErr: it failed, with this reason.
+	checkBegan time.Time
+	configErr  string
 
 	stdout, stderr *logsink.Sink
 
@@ -115,11 +119,16 @@ func (p *program) step(s *Supervisor, e Event) {
 	}
 	if to == Fatal && from != Fatal {
 		p.wantDown()
-		p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries,
-			"last_exit", p.lastExitDesc())
+		// FATAL is a failure even when each try exited 0 (too soon).
+		code := max(p.exitCode(), 1)
+		if p.configErr != "" {
+			code = ExitConfigInvalid // logged by configInvalid
+		} else {
+			p.log.Error("gave up: too many failed starts", "start_retries", p.spec.StartRetries,
+				"last_exit", p.lastExitDesc())
+		}
 		if p.spec.Critical {
-			// FATAL is a failure even when each try exited 0 (too soon).
-			s.requestStop(max(p.exitCode(), 1), p.spec.Name+" is FATAL")
+			s.requestStop(code, p.spec.Name+" is FATAL")
 		}
 	}
 	s.notifyWaiters()
@@ -132,7 +141,12 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 		return p.spawn(s)
 	case ActScheduleBackoff:
 		d := backoffDelay(p.failures, p.spec.BackoffInitial, p.spec.BackoffMax, s.rnd)
-		d = max(d, p.throttleLeft(s))
+		if !p.checkBegan.IsZero() {
+			// The check's run counts as part of the wait.
+			d -= s.clock.Now().Sub(p.checkBegan)
+			p.checkBegan = time.Time{}
+		}
+		d = max(d, p.throttleLeft(s), 0)
 		p.log.Info("backing off", "delay", d.Round(time.Millisecond), "failures", p.failures)
 		p.after(s, d, EvBackoffDone)
 	case ActScheduleThrottle:
@@ -187,6 +201,10 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 			why = "no probe answered"
 		}
 		p.log.Error("not ready in time: stopping it", "start_timeout", p.spec.Ready.StartTimeout, "err", why)
+	case ActStartCheck:
+		p.startCheck(s)
+	case ActConfigInvalid:
+		p.configInvalid()
 	}
 	return 0, false
 }
@@ -195,6 +213,7 @@ func (p *program) spawn(s *Supervisor) (Event, bool) {
 	p.gen++
 	p.attempted = s.clock.Now()
 	p.startTimedOut = false
+	p.configErr, p.checkBegan = "", time.Time{}
 	if p.cancelProbe != nil {
 		p.cancelProbe()
 		p.probeCtx, p.cancelProbe = nil, nil

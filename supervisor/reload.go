@@ -71,8 +71,9 @@ func (s *Supervisor) reloadProgram(p *program, reply func(error)) {
 		finish(p.applyReload(s, gen))
 		return
 	}
-	s.runCheck(p, func(r proc.Result) {
+	s.check(p, func(r proc.Result) {
 		if !r.OK() {
+			p.recheckFailed(r)
 			finish(ReloadCheckFailed, fmt.Errorf("%s: check failed: %s", p.spec.Name, checkOutcome(r)))
 			return
 		}

@@ -49,10 +49,14 @@ const (
 	// EvStable: the run has lasted long enough that the failure streak
 	// is over (see minStableRun).
 	EvStable
+	// EvCheckPassed and EvCheckFailed: the check run after a failed start
+	// ended (see ActStartCheck).
+	EvCheckPassed
+	EvCheckFailed
 )
 
 var eventNames = [...]string{"start", "ready", "exit", "spawn_failed", "backoff_done", "stop", "stop_timeout",
-	"start_timeout", "stable"}
+	"start_timeout", "stable", "check_passed", "check_failed"}
 
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
@@ -93,6 +97,12 @@ const (
 	// ActStartTimedOut records that the start is stopped for not getting
 	// ready in time: its exit is a failed start.
 	ActStartTimedOut
+	// ActStartCheck runs the program's check after a failed start; its
+	// outcome arrives as EvCheckPassed or EvCheckFailed.
+	ActStartCheck
+	// ActConfigInvalid records and logs the failed check's reason: retrying
+	// cannot fix a config.
+	ActConfigInvalid
 )
 
 // Facts are what the transition function needs beyond state and event.
@@ -109,11 +119,20 @@ type Facts struct {
 	// StartFailed: the program is being stopped because its start
 	// failed (not ready in time), and it is still wanted up.
 	StartFailed bool
+	// CheckOnFail: a failed start runs the program's check before it is
+	// retried (it has a check, exited with a failure status of its own,
+	// and phpinit is not stopping; see checkAfterFailure).
+	CheckOnFail bool
 }
 
 // failedStart is where a failed start leads: BACKOFF while retries are
-// left, else FATAL.
+// left, else FATAL. A program with a check waits in BACKOFF for it first:
+// a config error is FATAL at once, whatever retries are left, and only
+// then is the failure counted (EvCheckPassed comes back here).
 func failedStart(f Facts) (State, []Action) {
+	if f.CheckOnFail {
+		return Backoff, []Action{ActCancelTimers, ActStartCheck}
+	}
 	if f.RetriesLeft {
 		return Backoff, []Action{ActCancelTimers, ActCountFailure, ActScheduleBackoff}
 	}
@@ -136,7 +155,11 @@ func Transition(s State, e Event, f Facts) (State, []Action) {
 		switch e {
 		case EvReady:
 			return Running, []Action{ActRunning}
-		case EvExit, EvSpawnFailed:
+		case EvExit:
+			return failedStart(f)
+		case EvSpawnFailed:
+			// Nothing ran: the command is missing, not its config.
+			f.CheckOnFail = false
 			return failedStart(f)
 		case EvStartTimeout:
 			return Stopping, []Action{ActCancelTimers, ActStartTimedOut, ActSignalStop}
@@ -164,6 +187,11 @@ func Transition(s State, e Event, f Facts) (State, []Action) {
 		switch e {
 		case EvBackoffDone:
 			return Starting, []Action{ActSpawn}
+		case EvCheckPassed:
+			f.CheckOnFail = false
+			return failedStart(f)
+		case EvCheckFailed:
+			return Fatal, []Action{ActCancelTimers, ActCountFailure, ActConfigInvalid}
 		case EvStop:
 			return Stopped, []Action{ActCancelTimers}
 		}

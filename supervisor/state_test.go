@@ -9,9 +9,9 @@ import (
 // allFacts is every combination of Facts.
 func allFacts() []Facts {
 	var out []Facts
-	for i := range 32 {
+	for i := range 64 {
 		out = append(out, Facts{RetriesLeft: i&1 != 0, Throttled: i&2 != 0, Restart: i&4 != 0,
-			ShortRun: i&8 != 0, StartFailed: i&16 != 0})
+			ShortRun: i&8 != 0, StartFailed: i&16 != 0, CheckOnFail: i&32 != 0})
 	}
 	return out
 }
@@ -19,9 +19,13 @@ func allFacts() []Facts {
 // wantTransition is the lifecycle written out pair by pair; ok false
 // means the event is a no-op in that state.
 func wantTransition(s State, e Event, f Facts) (State, bool) {
-	failed := Fatal
+	counted := Fatal
 	if f.RetriesLeft {
-		failed = Backoff
+		counted = Backoff
+	}
+	failed := counted
+	if f.CheckOnFail {
+		failed = Backoff // waiting for the check
 	}
 	switch {
 	case (s == Stopped || s == Exited || s == Fatal) && e == EvStart:
@@ -31,8 +35,10 @@ func wantTransition(s State, e Event, f Facts) (State, bool) {
 		return Starting, true
 	case s == Starting && e == EvReady:
 		return Running, true
-	case s == Starting && (e == EvExit || e == EvSpawnFailed):
+	case s == Starting && e == EvExit:
 		return failed, true
+	case s == Starting && e == EvSpawnFailed:
+		return counted, true
 	case s == Starting && (e == EvStop || e == EvStartTimeout):
 		return Stopping, true
 	case s == Running && e == EvStable:
@@ -46,6 +52,10 @@ func wantTransition(s State, e Event, f Facts) (State, bool) {
 		return Stopping, true
 	case s == Backoff && e == EvBackoffDone:
 		return Starting, true
+	case s == Backoff && e == EvCheckPassed:
+		return counted, true
+	case s == Backoff && e == EvCheckFailed:
+		return Fatal, true
 	case s == Backoff && e == EvStop:
 		return Stopped, true
 	case s == Stopping && e == EvExit:
@@ -60,7 +70,8 @@ func wantTransition(s State, e Event, f Facts) (State, bool) {
 }
 
 func TestTransitionTable(t *testing.T) {
-	events := []Event{EvStart, EvReady, EvExit, EvSpawnFailed, EvBackoffDone, EvStop, EvStopTimeout, EvStartTimeout, EvStable}
+	events := []Event{EvStart, EvReady, EvExit, EvSpawnFailed, EvBackoffDone, EvStop, EvStopTimeout, EvStartTimeout, EvStable,
+		EvCheckPassed, EvCheckFailed}
 	for _, s := range States() {
 		for _, e := range events {
 			if e.String() == "unknown" {
@@ -114,6 +125,22 @@ func TestTransitionActions(t *testing.T) {
 	_, a = Transition(Stopping, EvStopTimeout, Facts{})
 	if !slices.Equal(a, []Action{ActKillGroup}) {
 		t.Errorf("stop timeout must kill the group: %v", a)
+	}
+	_, a = Transition(Starting, EvExit, Facts{RetriesLeft: true, CheckOnFail: true})
+	if !slices.Contains(a, ActStartCheck) || slices.Contains(a, ActCountFailure) || slices.Contains(a, ActScheduleBackoff) {
+		t.Errorf("a failed start with a check runs it before counting or backing off: %v", a)
+	}
+	_, a = Transition(Starting, EvSpawnFailed, Facts{RetriesLeft: true, CheckOnFail: true})
+	if slices.Contains(a, ActStartCheck) {
+		t.Errorf("a start that could not spawn is not checked: %v", a)
+	}
+	_, a = Transition(Backoff, EvCheckPassed, Facts{RetriesLeft: true})
+	if !slices.Contains(a, ActCountFailure) || !slices.Contains(a, ActScheduleBackoff) {
+		t.Errorf("a passed check leads to the normal backoff: %v", a)
+	}
+	_, a = Transition(Backoff, EvCheckFailed, Facts{RetriesLeft: true})
+	if !slices.Contains(a, ActConfigInvalid) {
+		t.Errorf("a failed check records the config error: %v", a)
 	}
 	for _, s := range States() {
 		if s.String() == "UNKNOWN" {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
@@ -57,6 +58,8 @@ type Supervisor struct {
 	spawn func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error)
 	// kill signals a program's process or group (syscall.Kill; tests fake it).
 	kill func(pid int, sig syscall.Signal) error
+	// check runs a program's check (runCheck; tests fake it).
+	check func(p *program, done func(proc.Result))
 
 	orphans   uint64
 	stopping  bool
@@ -100,6 +103,7 @@ func New(o Options) (*Supervisor, error) {
 		spawn:  forkProgram,
 		kill:   syscall.Kill,
 	}
+	s.check = s.runCheck
 	progs, err := s.withProbers(o.Programs)
 	if err != nil {
 		return nil, err
