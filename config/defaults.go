@@ -31,10 +31,11 @@ func Defaults() *Config {
 
 // defaultProgram is what a program gets for every key it leaves out.
 func defaultProgram(name string) *Program {
-	critical, retries := true, 5
+	critical, retries, noNewPrivs := true, 5, true
 	return &Program{
 		Name:          name,
 		Critical:      &critical,
+		NoNewPrivs:    &noNewPrivs,
 		Autorestart:   "always",
 		StartSeconds:  time.Second,
 		StartRetries:  &retries,
