@@ -79,9 +79,10 @@ type Program struct {
 	// nginx nor php-fpm creates the directory of its pid file or socket.
 	RuntimeDirectory []string `mapstructure:"runtime_directory" yaml:"runtime_directory,omitempty" json:"runtime_directory,omitempty"`
 	// Capabilities are ambient capabilities for a non-root program, by
-	// name with or without CAP_ (e.g. NET_BIND_SERVICE). They are also its
-	// whole capability bounding set (and its check's and exec probes'):
-	// nothing it execs, setuid-root binaries included, gets any other.
+	// name with or without CAP_ (e.g. NET_BIND_SERVICE). For a program that
+	// runs as a non-root user they are also its whole capability bounding
+	// set (and its check's and exec probes'): nothing it execs,
+	// setuid-root binaries included, gets any other.
 	Capabilities []string `mapstructure:"capabilities" yaml:"capabilities" json:"capabilities"`
 	// NoNewPrivs sets no_new_privs on the program, its check and its exec
 	// probes: setuid/setgid bits and file capabilities give them nothing.

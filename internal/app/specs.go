@@ -95,14 +95,15 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 }
 
 // privileges: no_new_privs as configured, and for a program that runs as
-// another user, a bounding set of exactly its capabilities. A program that
-// keeps phpinit's user keeps its bounding set: as root it needs what root
-// does, and a non-root phpinit cannot lower it anyway (no CAP_SETPCAP).
+// another, non-root user, a bounding set of exactly its capabilities. A
+// root program keeps phpinit's bounding set, since it needs what root does
+// (an empty set would leave it no capability at all); a non-root phpinit
+// cannot lower it anyway (no CAP_SETPCAP).
 func privileges(p *config.Program, spec supervisor.ProgramSpec) proc.Privileges {
 	pv := proc.Privileges{NoNewPrivs: p.NoNewPrivileges()}
 	// Root without CAP_SETPCAP (`docker run --cap-drop SETPCAP`) cannot
 	// lower a child's bounding set; New says so.
-	if spec.Credential != nil && proc.CanRestrictBounding() {
+	if spec.Credential != nil && spec.Credential.Uid != 0 && proc.CanRestrictBounding() {
 		pv.RestrictBounding, pv.Bounding = true, spec.AmbientCaps
 	}
 	return pv
