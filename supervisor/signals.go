@@ -85,7 +85,5 @@ func OneShotSignals() []os.Signal {
 }
 
 // quietSignal: ignored signals logged at debug only, since they come in
-// numbers for ordinary reasons (a terminal resized, a reader gone).
-func quietSignal(sig syscall.Signal) bool {
-	return sig == syscall.SIGWINCH || sig == syscall.SIGPIPE
-}
+// numbers for ordinary reasons (a terminal resized).
+func quietSignal(sig syscall.Signal) bool { return sig == syscall.SIGWINCH }

@@ -244,6 +244,10 @@ func (s *Supervisor) handleSignal(sig syscall.Signal) {
 				s.signalProgram(p, p.spec.ReopenSignal)
 			}
 		}
+	case syscall.SIGPIPE:
+		// Not logged: the Go runtime raises it for phpinit's own write to
+		// a closed stdout or stderr, and a line about it would raise
+		// another.
 	default:
 		level := slog.LevelInfo
 		if quietSignal(sig) {
