@@ -253,3 +253,23 @@ func wwwUID(t *testing.T) string {
 	}
 	return www.Uid
 }
+
+// TestDaemonsBounded: the real nginx and php-fpm, masters and workers,
+// run as www-data with an empty bounding set (the harness gives them no
+// capabilities) and no_new_privs, and still serve PHP.
+func TestDaemonsBounded(t *testing.T) {
+	st, p := startStack(t, site{})
+	waitHTTP(t, st.url("/index.php"), 200, 30*time.Second)
+	for _, comm := range []string{"php-fpm", "nginx"} {
+		master := masterPID(t, p, comm)
+		for _, pid := range append([]int{master}, children(master)...) {
+			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				continue // a worker that just exited
+			}
+			if bnd, nnp := statusField(string(raw), "CapBnd"), statusField(string(raw), "NoNewPrivs"); bnd != fmt.Sprintf("%016x", 0) || nnp != "1" {
+				t.Errorf("%s process %d: CapBnd %s, NoNewPrivs %s; want none and 1", comm, pid, bnd, nnp)
+			}
+		}
+	}
+}
