@@ -48,10 +48,10 @@ type Attr struct {
 // inherited by what it forks (capabilities(7), prctl(2)), and
 // syscall.SysProcAttr has no field for either. So the fork is made from a
 // thread of its own (onDisposableThread), which restricts itself first and
-// then ends. The child's setuid and
-// ambient capabilities (SysProcAttr) still work: a capability dropped from
-// the bounding set stays in the effective set until exec, and an ambient
-// one must be in the bounding set, which Bounding says.
+// then ends. The child's setuid and ambient capabilities (SysProcAttr)
+// still work: a capability dropped from the bounding set stays in the
+// effective set until exec, and an ambient one must be in the bounding
+// set, which Bounding says.
 func ForkExec(path string, argv []string, attr *Attr) (int, error) {
 	if attr.none() {
 		return syscall.ForkExec(path, argv, &attr.ProcAttr)
