@@ -33,10 +33,11 @@ func Defaults() *Config {
 // defaultProgram is what a program gets for every key it leaves out.
 // Stdout and Stderr stay "": fillDerived sets them from log.format.
 func defaultProgram(name string) *Program {
-	critical, retries, autostart := true, 5, true
+	critical, retries, autostart, noNewPrivs := true, 5, true, true
 	return &Program{
 		Name:          name,
 		Critical:      &critical,
+		NoNewPrivs:    &noNewPrivs,
 		Autorestart:   "always",
 		StartSeconds:  time.Second,
 		StartRetries:  &retries,

@@ -95,7 +95,7 @@ programs:
 		t.Fatal(err)
 	}
 	want := &Program{
-		Name: "web", Command: []string{"web"}, Critical: ptr(true), Autorestart: "always",
+		Name: "web", Command: []string{"web"}, Critical: ptr(true), NoNewPrivs: ptr(true), Autorestart: "always",
 		StartSeconds: time.Second, StartRetries: ptr(5),
 		Backoff:    Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second},
 		StopSignal: Signal(syscall.SIGQUIT), StopTimeout: 8 * time.Second, OnChange: "restart",

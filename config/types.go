@@ -84,8 +84,16 @@ type Program struct {
 	// nginx nor php-fpm creates the directory of its pid file or socket.
 	RuntimeDirectory []string `mapstructure:"runtime_directory" yaml:"runtime_directory,omitempty" json:"runtime_directory,omitempty"`
 	// Capabilities are ambient capabilities for a non-root program, by
-	// name with or without CAP_ (e.g. NET_BIND_SERVICE).
+	// name with or without CAP_ (e.g. NET_BIND_SERVICE). For a program that
+	// runs as a non-root user they are also its whole capability bounding
+	// set (and its check's and exec probes'): nothing it execs,
+	// setuid-root binaries included, gets any other.
 	Capabilities []string `mapstructure:"capabilities" yaml:"capabilities" json:"capabilities"`
+	// NoNewPrivs sets no_new_privs on the program, its check and its exec
+	// probes: setuid/setgid bits and file capabilities give them nothing.
+	// Default true; false for a program that must run a setuid binary
+	// (sudo, su, msmtp setgid).
+	NoNewPrivs *bool `mapstructure:"no_new_privs" yaml:"no_new_privs" json:"no_new_privs"`
 	// DependsOn names programs that must be RUNNING (ready) before this one
 	// starts; this one is stopped before them.
 	DependsOn []string `mapstructure:"depends_on" yaml:"depends_on" json:"depends_on"`
@@ -204,6 +212,9 @@ type Supervisord struct {
 
 // IsCritical reports Critical with its default (true).
 func (p *Program) IsCritical() bool { return p.Critical == nil || *p.Critical }
+
+// NoNewPrivileges reports NoNewPrivs with its default (true).
+func (p *Program) NoNewPrivileges() bool { return p.NoNewPrivs == nil || *p.NoNewPrivs }
 
 // Retries reports StartRetries with its default (5).
 func (p *Program) Retries() int {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 // fakeClock fires timers only when Advance moves time past them.
@@ -106,7 +108,7 @@ func newLoopHarness(t *testing.T, specs ...ProgramSpec) *loopHarness {
 		t.Fatal(err)
 	}
 	s.rnd = func() float64 { return 0.5 } // no jitter
-	s.spawn = func(argv, _ []string, _ string, _ *syscall.Credential, _ []uintptr, _ []uintptr) (int, error) {
+	s.spawn = func(argv, _ []string, _ string, _ *syscall.Credential, _ []uintptr, _ []uintptr, _ proc.Privileges) (int, error) {
 		h.nextPID++
 		h.spawned = append(h.spawned, argv)
 		return h.nextPID, nil

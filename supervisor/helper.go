@@ -18,7 +18,7 @@ import (
 // registered before it can be reaped, and the reaper hands its status to
 // wait (exec.Cmd.Wait would race the wait4(-1) loop for it). Safe from any
 // goroutine but the loop's.
-func (s *Supervisor) Fork(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+func (s *Supervisor) Fork(path string, argv []string, attr *proc.Attr) (int, func() (syscall.WaitStatus, error), error) {
 	var pid int
 	var wait func() (syscall.WaitStatus, error)
 	var err error
@@ -31,8 +31,8 @@ func (s *Supervisor) Fork(path string, argv []string, attr *syscall.ProcAttr) (i
 }
 
 // forkOnLoop is Fork for callers already on the loop (reload checks).
-func (s *Supervisor) forkOnLoop(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-	pid, err := syscall.ForkExec(path, argv, attr)
+func (s *Supervisor) forkOnLoop(path string, argv []string, attr *proc.Attr) (int, func() (syscall.WaitStatus, error), error) {
+	pid, err := proc.ForkExec(path, argv, attr)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -60,6 +60,7 @@ func (s *Supervisor) runCheck(p *program, done func(proc.Result)) {
 		Dir:         p.spec.Dir,
 		Credential:  p.spec.Credential,
 		AmbientCaps: p.spec.AmbientCaps,
+		Privileges:  p.spec.Privileges,
 		Timeout:     checkTimeout,
 		Forker:      proc.ForkerFunc(s.forkOnLoop),
 	}

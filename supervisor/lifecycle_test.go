@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/phpinit/phpinit/internal/probe"
+	"github.com/phpinit/phpinit/internal/proc"
 )
 
 // recordSpawns makes h remember the fake time of every spawn.
 func (h *loopHarness) recordSpawns() *[]time.Time {
 	var at []time.Time
 	spawn := h.s.spawn
-	h.s.spawn = func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
+	h.s.spawn = func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr, priv proc.Privileges) (int, error) {
 		at = append(at, h.clock.Now())
-		return spawn(argv, env, dir, cred, caps, files)
+		return spawn(argv, env, dir, cred, caps, files, priv)
 	}
 	return &at
 }

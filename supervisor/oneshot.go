@@ -14,29 +14,43 @@ import (
 	"github.com/phpinit/phpinit/supervisor/reaper"
 )
 
-// forwardSignals are passed on to a one-off command, the way tini does.
-// SIGCHLD is ours; SIGURG belongs to the Go runtime (preemption) and must
-// never be forwarded.
-var forwardSignals = []os.Signal{
-	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM,
-	syscall.SIGCONT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU,
-	syscall.SIGPWR,
+// Command is a one-off command: phpinit's only child.
+type Command struct {
+	Argv, Env []string
+	// Logger receives phpinit's own log; nil discards.
+	Logger *slog.Logger
+	// Signals is phpinit's subscription to OneShotSignals, made at its
+	// start; what queued in it is forwarded once the command runs. Nil:
+	// RunCommand subscribes itself.
+	Signals <-chan os.Signal
+	// Files are the command's descriptors (see proc.ForkExec); nil is 0, 1
+	// and 2.
+	Files []uintptr
 }
 
-// RunCommand runs argv as the only child, forwards every signal to it, reaps
-// orphans, and returns its exit status (128+N when it died of signal N; 127
-// when it cannot be started). stdin, stdout and stderr are passed through.
-func RunCommand(ctx context.Context, argv, env []string, logger *slog.Logger) int {
+// RunCommand runs the command as the only child, forwards every signal of
+// ForwardSignals to it, reaps orphans, and returns its exit status (128+N
+// when it died of signal N; 126 when it cannot be executed, 127 when it is
+// not found). It keeps phpinit's user and privileges.
+func RunCommand(ctx context.Context, c Command) int {
+	logger := c.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, append([]os.Signal{syscall.SIGCHLD}, forwardSignals...)...)
-	defer signal.Stop(sigs)
+	sigs := c.Signals
+	if sigs == nil {
+		own := make(chan os.Signal, 64)
+		signal.Notify(own, OneShotSignals()...)
+		defer signal.Stop(own)
+		sigs = own
+	}
+	if c.Files == nil {
+		c.Files = []uintptr{0, 1, 2}
+	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		logger.Warn("orphans will not be reaped", "err", err)
 	}
+	argv, env := c.Argv, c.Env
 	path, err := proc.LookPath(argv[0], env, "")
 	if err != nil {
 		logger.Error("cannot run command", "err", err)
@@ -48,14 +62,16 @@ func RunCommand(ctx context.Context, argv, env []string, logger *slog.Logger) in
 		// it directly (tini does the same with tcsetpgrp).
 		sys.Foreground, sys.Ctty = true, 0
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	pid, err := proc.ForkExec(path, argv, &proc.Attr{ProcAttr: syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{0, 1, 2},
+		Files: c.Files,
 		Sys:   sys,
-	})
+	}})
 	if err != nil {
+		// Found but execve failed (a bad #! interpreter, ENOEXEC): 126,
+		// as bash says.
 		logger.Error("cannot run command", "command", path, "err", err)
-		return 126
+		return proc.CodeNotExecutable
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -8,27 +8,31 @@ import (
 	"github.com/phpinit/phpinit/internal/proc"
 )
 
-// forkProgram forks and execs argv in its own process group. It never waits: the
-// reaper learns every exit status.
-func forkProgram(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error) {
+// forkProgram forks and execs argv in its own process group, with files as
+// its only descriptors and priv applied. It never waits: the reaper learns
+// every exit status.
+func forkProgram(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr, priv proc.Privileges) (int, error) {
 	path, err := proc.LookPath(argv[0], env, dir)
 	if err != nil {
 		return 0, err
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			// Its own group, so a stop or cleanup can reach every
-			// descendant with kill(-pgid) and terminal signals sent to
-			// phpinit's group do not hit children twice.
-			Setpgid:     true,
-			Credential:  cred,
-			AmbientCaps: caps,
+	attr := &proc.Attr{
+		ProcAttr: syscall.ProcAttr{
+			Dir:   dir,
+			Env:   env,
+			Files: files,
+			Sys: &syscall.SysProcAttr{
+				// Its own group, so a stop or cleanup can reach every
+				// descendant with kill(-pgid) and terminal signals sent
+				// to phpinit's group do not hit children twice.
+				Setpgid:     true,
+				Credential:  cred,
+				AmbientCaps: caps,
+			},
 		},
+		Privileges: priv,
 	}
-	pid, err := syscall.ForkExec(path, argv, attr)
+	pid, err := proc.ForkExec(path, argv, attr)
 	if err != nil {
 		return 0, fmt.Errorf("cannot start %s: %w", path, err)
 	}

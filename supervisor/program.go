@@ -225,6 +225,8 @@ func (p *program) spawn(s *Supervisor) (Event, bool) {
 	if err := makeRuntimeDirs(p.spec.RuntimeDirectory, p.spec.Credential); err != nil {
 		p.log.Warn("runtime directory", "err", err)
 	}
+	// The program's only descriptors (proc.ForkExec): 0-2, and what is
+	// appended here.
 	files := []uintptr{s.devNull.Fd(), p.stdout.File().Fd(), p.stderr.File().Fd()}
 	env := p.spec.Env
 	if l := p.spec.Listeners; l != nil {
@@ -236,7 +238,7 @@ func (p *program) spawn(s *Supervisor) (Event, bool) {
 		files = append(files, held...)
 		env = append(env[:len(env):len(env)], l.Env...)
 	}
-	pid, err := s.spawn(p.spec.Command, env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files)
+	pid, err := s.spawn(p.spec.Command, env, p.spec.Dir, p.spec.Credential, p.spec.AmbientCaps, files, p.spec.Privileges)
 	if err != nil {
 		p.log.Error("cannot start", "err", err)
 		p.lastExit = &ExitInfo{Code: proc.StartCode(err), Desc: err.Error(), Time: s.clock.Now()}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/internal/schedule"
 )
 
@@ -115,7 +116,7 @@ func TestScheduleFailuresAreRuns(t *testing.T) {
 	h.advance(5 * time.Second)
 	h.want("job", Exited) // not restarted
 
-	h.s.spawn = func([]string, []string, string, *syscall.Credential, []uintptr, []uintptr) (int, error) {
+	h.s.spawn = func([]string, []string, string, *syscall.Credential, []uintptr, []uintptr, proc.Privileges) (int, error) {
 		return 0, os.ErrNotExist
 	}
 	h.advance(5 * time.Second)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/internal/probe"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/internal/schedule"
 )
 
@@ -86,6 +87,9 @@ type ProgramSpec struct {
 	RuntimeDirectory []string
 	// AmbientCaps are capability numbers raised as ambient for the child.
 	AmbientCaps []uintptr
+	// Privileges bound the capabilities of the program, its check and its
+	// exec probes, and set no_new_privs.
+	Privileges proc.Privileges
 	// DependsOn must be RUNNING before this starts; they stop after it.
 	DependsOn []string
 	// Critical: FATAL (or an exit that is not restarted) stops phpinit.

@@ -37,6 +37,9 @@ type Options struct {
 	OnHUP func()
 	// Clock arms the lifecycle timers; nil is the wall clock.
 	Clock Clock
+	// Signals is phpinit's signal subscription to LoopSignals, made at its
+	// start, with what queued since; nil: Run subscribes itself.
+	Signals <-chan os.Signal
 }
 
 // Supervisor runs programs. Create it with New, then call Run once.
@@ -55,7 +58,7 @@ type Supervisor struct {
 	rnd      func() float64
 	clock    Clock
 	// spawn starts a program's main process (forkProgram; tests fake it).
-	spawn func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr) (int, error)
+	spawn func(argv, env []string, dir string, cred *syscall.Credential, caps []uintptr, files []uintptr, priv proc.Privileges) (int, error)
 	// kill signals a program's process or group (syscall.Kill; tests fake it).
 	kill func(pid int, sig syscall.Signal) error
 	// check runs a program's check (runCheck; tests fake it).
@@ -160,25 +163,18 @@ func (s *Supervisor) Do(ctx context.Context, fn func()) error {
 	}
 }
 
-// loopSignals are the signals phpinit acts on. Each must be listed: a Go
-// program that leaves SIGTERM or SIGHUP to the runtime exits on it, which as
-// PID 1 ends the container (golang/go#37942). SIGURG is never listed: the
-// runtime uses it for preemption.
-var loopSignals = []os.Signal{
-	syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
-	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2,
-	// Without this, a write to a closed stdout pipe (the log reader went
-	// away) makes the Go runtime exit with SIGPIPE (os/signal docs).
-	syscall.SIGPIPE,
-}
-
 // Run starts the programs and supervises them until a stop completes. It
 // returns phpinit's exit status. Cancelling ctx asks for a graceful stop.
 func (s *Supervisor) Run(ctx context.Context) int {
-	// Subscribe to SIGCHLD before the first fork, so no exit goes unseen.
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, loopSignals...)
-	defer signal.Stop(sigs)
+	// Subscribed to SIGCHLD before the first fork, so no exit goes unseen
+	// (signals.go says why every other signal is listed).
+	sigs := s.opts.Signals
+	if sigs == nil {
+		own := make(chan os.Signal, 64)
+		signal.Notify(own, LoopSignals()...)
+		defer signal.Stop(own)
+		sigs = own
+	}
 	if err := reaper.BecomeSubreaper(); err != nil {
 		s.log.Warn("orphans will not be reaped", "err", err)
 	}
@@ -190,7 +186,12 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	s.devNull = devNull
 	defer devNull.Close()
 
-	s.startAll()
+	// A stop asked for before this point (after the hooks, while the
+	// adapters started) means no program starts at all.
+	s.handleQueuedSignals(sigs)
+	if !s.stopping && !s.draining {
+		s.startAll()
+	}
 	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
 	// it is the only periodic wakeup when idle.
 	tick := time.NewTicker(time.Second)
@@ -247,9 +248,27 @@ func (s *Supervisor) handleSignal(sig syscall.Signal) {
 			}
 		}
 	case syscall.SIGPIPE:
-		s.log.Debug("ignoring SIGPIPE")
+		// Not logged: the Go runtime raises it for phpinit's own write to
+		// a closed stdout or stderr, and a line about it would raise
+		// another.
 	default:
-		s.log.Info("ignoring signal", "signal", sigName(sig))
+		level := slog.LevelInfo
+		if quietSignal(sig) {
+			level = slog.LevelDebug
+		}
+		s.log.Log(context.Background(), level, "ignoring signal", "signal", sigName(sig))
+	}
+}
+
+// handleQueuedSignals handles what is already in sigs, without waiting.
+func (s *Supervisor) handleQueuedSignals(sigs <-chan os.Signal) {
+	for {
+		select {
+		case sig := <-sigs:
+			s.handleSignal(sig.(syscall.Signal))
+		default:
+			return
+		}
 	}
 }
 

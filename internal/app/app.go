@@ -20,6 +20,7 @@ import (
 	"github.com/phpinit/phpinit/hooks"
 	"github.com/phpinit/phpinit/internal/control"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/internal/tlscert"
 	"github.com/phpinit/phpinit/internal/watch"
 	"github.com/phpinit/phpinit/supervisor"
@@ -56,7 +57,9 @@ type App struct {
 
 // New builds the supervisor for cfg, with res (the hooks' outcome) giving
 // the programs' environment, and starts the adapters. Call Run next.
-func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) (*App, error) {
+// sigs is phpinit's subscription to supervisor.LoopSignals (nil: the
+// supervisor subscribes itself).
+func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result, sigs <-chan os.Signal) (*App, error) {
 	a := &App{
 		log:           logger,
 		cfg:           cfg,
@@ -71,6 +74,9 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 	if err != nil {
 		return nil, err
 	}
+	if os.Geteuid() == 0 && !proc.CanRestrictBounding() {
+		logger.Warn("no CAP_SETPCAP: programs keep phpinit's capability bounding set")
+	}
 	// Before the first program starts, for the whole run.
 	if a.held, err = bindHeld(cfg, logger); err != nil {
 		return nil, err
@@ -82,6 +88,7 @@ func New(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.R
 		Drain:    cfg.Shutdown.Drain,
 		Logger:   logger,
 		Sinks:    a.hub,
+		Signals:  sigs,
 		// On the loop: must not block, and queues no goroutine per
 		// signal (a burst of SIGHUPs is one or two reloads).
 		OnHUP: func() { a.reloads.add(true, nil) },

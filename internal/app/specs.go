@@ -12,6 +12,7 @@ import (
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/internal/logsink"
 	"github.com/phpinit/phpinit/internal/probe"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
@@ -87,7 +88,28 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 	if spec.Live, err = probeSpec(p.Live, env, spec.Credential); err != nil {
 		return spec, fmt.Errorf("live: %w", err)
 	}
+	spec.Privileges = privileges(p, spec)
+	for _, ps := range []*supervisor.ProbeSpec{spec.Ready, spec.Live} {
+		if ps != nil {
+			ps.Probe.Privileges = spec.Privileges
+		}
+	}
 	return spec, scheduleSpec(p, &spec) // schedule.go
+}
+
+// privileges: no_new_privs as configured, and for a program that runs as
+// another, non-root user, a bounding set of exactly its capabilities. A
+// root program keeps phpinit's bounding set, since it needs what root does
+// (an empty set would leave it no capability at all); a non-root phpinit
+// cannot lower it anyway (no CAP_SETPCAP).
+func privileges(p *config.Program, spec supervisor.ProgramSpec) proc.Privileges {
+	pv := proc.Privileges{NoNewPrivs: p.NoNewPrivileges()}
+	// Root without CAP_SETPCAP (`docker run --cap-drop SETPCAP`) cannot
+	// lower a child's bounding set; New says so.
+	if spec.Credential != nil && spec.Credential.Uid != 0 && proc.CanRestrictBounding() {
+		pv.RestrictBounding, pv.Bounding = true, spec.AmbientCaps
+	}
+	return pv
 }
 
 // probeSpec is the probe p describes, checked now so that a bad one is a

@@ -25,6 +25,9 @@ const (
 	ExitUsage  = 2
 	// ExitConfig is sysexits' EX_CONFIG: the config is invalid.
 	ExitConfig = 78
+	// ExitHooksInterrupted: a stop signal came while the hooks ran, so
+	// nothing was started (128+SIGINT, as a shell reports Ctrl-C).
+	ExitHooksInterrupted = 130
 )
 
 // exitError carries an exit status up to Run.

@@ -7,10 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +17,7 @@ import (
 	"github.com/phpinit/phpinit/hooks"
 	"github.com/phpinit/phpinit/internal/app"
 	"github.com/phpinit/phpinit/internal/logsink"
+	"github.com/phpinit/phpinit/internal/proc"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
@@ -52,13 +51,22 @@ With CMD: CMD's status (128+N: killed by signal N; 126: cannot be executed;
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
+	oneShot := len(args) > 0
+	// First of all: signals (signals.go), and descriptors phpinit
+	// inherited, which no child may get unless passed on (proc.ForkExec).
+	sigList := supervisor.LoopSignals()
+	if oneShot {
+		sigList = supervisor.OneShotSignals()
+	}
+	sigs := subscribe(sigList)
+	defer sigs.stop()
+	inherited, fdErr := proc.MarkInheritedCloseOnExec()
 	// An init needs one core: one P means fewer runtime threads and about
 	// half the idle wakeups (bench/README.md). GOMAXPROCS in the
 	// environment still wins.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	oneShot := len(args) > 0
 	file, explicit := config.Lookup(flagPath, getenv)
 	cfg, err := config.Load(config.Options{
 		Path:         file,
@@ -84,19 +92,11 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 	for _, w := range config.UnknownEnv(os.Environ(), programNames(cfg)) {
 		logger.Warn(w)
 	}
+	if fdErr != nil {
+		logger.Warn("inherited descriptors may reach children", "err", fdErr)
+	}
 
-	// Stop signals during the hooks cancel them; the supervisor registers
-	// its own later. Registering here also keeps the Go runtime from
-	// exiting on SIGTERM/SIGHUP meanwhile (golang/go#37942).
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	defer stop()
-	// Until the loop takes over: a SIGHUP would make the Go runtime exit,
-	// and so would a write to a closed stdout pipe; neither may kill PID 1.
-	// (Caught, not ignored: an ignored disposition would survive exec into
-	// the hooks.)
-	held := make(chan os.Signal, 1)
-	signal.Notify(held, syscall.SIGHUP, syscall.SIGPIPE)
-	defer signal.Stop(held)
+	ctx, endHooks := sigs.watchHooks(logger)
 	if !oneShot {
 		app.SeedDefaults(logger, app.DefaultsDir, app.ConfDir)
 	}
@@ -110,31 +110,37 @@ func run(stdout, stderr io.Writer, flagPath string, args []string) error {
 		Stderr:  hub.Stderr(),
 		Logger:  logger,
 	})
+	stopSig := endHooks()
 	if err != nil {
 		var he *hooks.Error
-		if errors.As(err, &he) {
+		if errors.As(err, &he) && stopSig == nil {
 			logger.Error("hook failed: not starting", "hook", he.Hook, "exit_code", he.Code, "err", he.Err)
 			return exitWith(he.Code, nil)
 		}
 		logger.Error("hooks interrupted", "err", err)
-		return exitWith(130, nil)
+		return exitWith(ExitHooksInterrupted, nil)
 	}
-	// The hooks' signal registration stays until run returns: releasing it
-	// before the supervisor registers its own would leave a window in which
-	// SIGTERM kills phpinit outright.
+	if stopSig != nil {
+		// The hooks ended just as the stop came: nothing starts either.
+		return exitWith(ExitHooksInterrupted, nil)
+	}
 
 	if oneShot {
-		code := supervisor.RunCommand(context.Background(), args, res.Env, logger)
+		// The command gets what phpinit inherited, as tini passes it on;
+		// programs, hooks, checks and probes do not.
+		code := supervisor.RunCommand(context.Background(), supervisor.Command{
+			Argv: args, Env: res.Env, Logger: logger, Signals: sigs.c, Files: proc.PassThrough(inherited),
+		})
 		return exitWith(code, nil)
 	}
-	return supervise(logger, hub, cfg, res)
+	return supervise(logger, hub, cfg, res, sigs.c)
 }
 
-func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result) error {
+func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result, sigs <-chan os.Signal) error {
 	if len(cfg.Programs) == 0 {
 		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", cfg.File))
 	}
-	a, err := app.New(logger, hub, cfg, res)
+	a, err := app.New(logger, hub, cfg, res, sigs)
 	if err != nil {
 		return exitWith(ExitFailed, err)
 	}

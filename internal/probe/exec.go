@@ -22,6 +22,7 @@ type execProber struct {
 	argv    []string
 	env     []string
 	cred    *syscall.Credential
+	priv    proc.Privileges
 	timeout time.Duration
 	forker  proc.Forker
 }
@@ -30,7 +31,7 @@ func newExecProber(p Spec, timeout time.Duration) (*execProber, error) {
 	if p.Exec[0] == "" {
 		return nil, errors.New("cannot build probe: exec command is empty")
 	}
-	return &execProber{argv: p.Exec, env: p.Env, cred: p.Credential, timeout: timeout, forker: p.Forker}, nil
+	return &execProber{argv: p.Exec, env: p.Env, cred: p.Credential, priv: p.Privileges, timeout: timeout, forker: p.Forker}, nil
 }
 
 func (e *execProber) Probe(ctx context.Context) error {
@@ -39,6 +40,7 @@ func (e *execProber) Probe(ctx context.Context) error {
 		Argv:       e.argv,
 		Env:        e.env,
 		Credential: e.cred,
+		Privileges: e.priv,
 		MaxOutput:  probeBodyLimit,
 		Timeout:    e.timeout,
 		Forker:     e.forker,

@@ -131,7 +131,7 @@ func TestExecProbeCredential(t *testing.T) {
 // wait is what learns the exit.
 func TestExecProbeRunner(t *testing.T) {
 	var calls atomic.Int32
-	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *proc.Attr) (int, func() (syscall.WaitStatus, error), error) {
 		calls.Add(1)
 		if !filepath.IsAbs(path) || argv[0] != "sh" || !attr.Sys.Setpgid || attr.Sys.Credential == nil || len(attr.Files) != 3 {
 			t.Errorf("StartProbe(%q, %q, %+v)", path, argv, attr.Sys)
@@ -155,7 +155,7 @@ func TestExecProbeRunner(t *testing.T) {
 func TestExecProbeRunnerWaitLost(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *proc.Attr) (int, func() (syscall.WaitStatus, error), error) {
 		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err
@@ -172,7 +172,7 @@ func TestExecProbeRunnerWaitLost(t *testing.T) {
 }
 
 func TestExecProbeLostStatus(t *testing.T) {
-	runner := proc.ForkerFunc(func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+	runner := proc.ForkerFunc(func(path string, argv []string, attr *proc.Attr) (int, func() (syscall.WaitStatus, error), error) {
 		pid, wait, err := proc.SelfWait.Fork(path, argv, attr)
 		if err != nil {
 			return 0, nil, err

@@ -60,6 +60,8 @@ type Spec struct {
 	Env []string
 	// Credential is the user of an exec probe; nil keeps phpinit's.
 	Credential *syscall.Credential
+	// Privileges of an exec probe: its program's.
+	Privileges proc.Privileges
 	// Forker starts exec probes. Under phpinit's supervisor it must be the
 	// supervisor (see proc.Forker); nil is proc.SelfWait, for where no
 	// wait4(-1) reaper runs.

@@ -17,17 +17,17 @@ import (
 // The signature has only standard library types, so the supervisor
 // implements it without importing its users.
 type Forker interface {
-	// Fork starts path with argv and attr exactly as syscall.ForkExec
-	// does and returns the pid. wait blocks until the process has been
+	// Fork starts path with argv and attr exactly as ForkExec does and
+	// returns the pid. wait blocks until the process has been
 	// reaped and returns its status; it is called once.
-	Fork(path string, argv []string, attr *syscall.ProcAttr) (pid int, wait func() (syscall.WaitStatus, error), err error)
+	Fork(path string, argv []string, attr *Attr) (pid int, wait func() (syscall.WaitStatus, error), err error)
 }
 
 // ForkerFunc adapts a function to Forker.
-type ForkerFunc func(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error)
+type ForkerFunc func(path string, argv []string, attr *Attr) (int, func() (syscall.WaitStatus, error), error)
 
 // Fork calls f.
-func (f ForkerFunc) Fork(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
+func (f ForkerFunc) Fork(path string, argv []string, attr *Attr) (int, func() (syscall.WaitStatus, error), error) {
 	return f(path, argv, attr)
 }
 
@@ -36,8 +36,8 @@ func (f ForkerFunc) Fork(path string, argv []string, attr *syscall.ProcAttr) (in
 // child with wait4(pid). Never use it where a reaper runs.
 var SelfWait Forker = ForkerFunc(selfWait)
 
-func selfWait(path string, argv []string, attr *syscall.ProcAttr) (int, func() (syscall.WaitStatus, error), error) {
-	pid, err := syscall.ForkExec(path, argv, attr)
+func selfWait(path string, argv []string, attr *Attr) (int, func() (syscall.WaitStatus, error), error) {
+	pid, err := ForkExec(path, argv, attr)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -46,7 +46,11 @@ type Spec struct {
 	Credential *syscall.Credential
 	// AmbientCaps are raised in the child (capabilities(7)).
 	AmbientCaps []uintptr
-	// ExtraFiles become fd 3, 4, ... in the child.
+	// Privileges limit the child's capability bounding set and set
+	// no_new_privs; the zero value keeps phpinit's.
+	Privileges Privileges
+	// ExtraFiles become fd 3, 4, ... in the child: its only descriptors
+	// besides 0-2 (see ForkExec).
 	ExtraFiles []*os.File
 	// Stdout and Stderr, when either is set, get the child's output, one
 	// Write per line (see CopyLines); nil of the two discards. When both
@@ -196,12 +200,15 @@ func (c *Child) fork(path string, argv []string, devNull *os.File, w []*os.File)
 	for _, f := range c.spec.ExtraFiles {
 		files = append(files, f.Fd())
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   c.spec.Dir,
-		Env:   c.spec.Env,
-		Files: files,
-		// Its own group, so that a timeout kills whatever it started.
-		Sys: &syscall.SysProcAttr{Setpgid: true, Credential: c.spec.Credential, AmbientCaps: c.spec.AmbientCaps},
+	attr := &Attr{
+		ProcAttr: syscall.ProcAttr{
+			Dir:   c.spec.Dir,
+			Env:   c.spec.Env,
+			Files: files,
+			// Its own group, so that a timeout kills whatever it started.
+			Sys: &syscall.SysProcAttr{Setpgid: true, Credential: c.spec.Credential, AmbientCaps: c.spec.AmbientCaps},
+		},
+		Privileges: c.spec.Privileges,
 	}
 	pid, wait, err := c.spec.Forker.Fork(path, argv, attr)
 	if err != nil {
