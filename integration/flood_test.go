@@ -21,36 +21,8 @@ func startPID1Limited(t *testing.T, nofile int, args ...string) *pid1 {
 	}
 	lim := fmt.Sprintf("--nofile=%d:%d", nofile, nofile)
 	full := append([]string{lim, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", phpinitBin}, args...)
-	cmd := exec.Command("prlimit", full...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &pid1{t: t, cmd: cmd, Out: out, done: make(chan struct{})}
-	go func() {
-		p.code = exitCode(cmd.Wait())
-		close(p.done)
-	}()
 	// prlimit execs unshare in place, whose child is phpinit.
-	waitFor(t, "phpinit started", 10*time.Second, func() bool {
-		if kids := children(cmd.Process.Pid); len(kids) > 0 {
-			p.PID = kids[0]
-		}
-		return p.PID != 0
-	})
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			syscall.Kill(p.PID, syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("phpinit output:\n%s", p.Out)
-		}
-	})
-	return p
+	return launchPID1(t, exec.Command("prlimit", full...))
 }
 
 // openFDs counts pid's descriptors.

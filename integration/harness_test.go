@@ -280,7 +280,14 @@ type pid1 struct {
 func startPID1(t *testing.T, args ...string) *pid1 {
 	t.Helper()
 	full := append([]string{"--pid", "--fork", "--mount-proc", "--kill-child", phpinitBin}, args...)
-	cmd := exec.Command("unshare", full...)
+	return launchPID1(t, exec.Command("unshare", full...))
+}
+
+// launchPID1 starts cmd, a launcher (unshare, or something that execs it)
+// whose child is phpinit as PID 1 of a new namespace, and stops phpinit
+// when the test ends.
+func launchPID1(t *testing.T, cmd *exec.Cmd) *pid1 {
+	t.Helper()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -294,9 +301,11 @@ func startPID1(t *testing.T, args ...string) *pid1 {
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for p.PID == 0 && time.Now().Before(deadline) {
-		if kids := children(cmd.Process.Pid); len(kids) > 0 {
-			p.PID = kids[0]
-			break
+		for _, k := range children(cmd.Process.Pid) {
+			if pr, ok := readProc(k); ok && pr.Comm == "phpinit" {
+				p.PID = k
+				break
+			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -18,38 +18,7 @@ import (
 func startPID1WithFd5(t *testing.T, file string, args ...string) *pid1 {
 	t.Helper()
 	script := `exec 5<"$0" && exec unshare --pid --fork --mount-proc --kill-child "$@"`
-	cmd := exec.Command("sh", append([]string{"-c", script, file, phpinitBin}, args...)...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &pid1{t: t, cmd: cmd, Out: out, done: make(chan struct{})}
-	go func() {
-		p.code = exitCode(cmd.Wait())
-		close(p.done)
-	}()
-	waitFor(t, "phpinit to start", 10*time.Second, func() bool {
-		for _, k := range children(cmd.Process.Pid) {
-			if pr, ok := readProc(k); ok && pr.Comm == "phpinit" {
-				p.PID = k
-				return true
-			}
-		}
-		return false
-	})
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			syscall.Kill(p.PID, syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("phpinit output:\n%s", p.Out)
-		}
-	})
-	return p
+	return launchPID1(t, exec.Command("sh", append([]string{"-c", script, file, phpinitBin}, args...)...))
 }
 
 // rootOnlyFile is a file only root may read.

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,7 +154,19 @@ func TestOneShotSignalNotLeftIgnored(t *testing.T) {
 	if code := p.wait(20 * time.Second); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.Out)
 	}
-	if m := regexp.MustCompile(`SigIgn:\s*(\w+)`).FindStringSubmatch(p.Out.String()); m == nil || strings.Trim(m[1], "0") != "" {
+	m := regexp.MustCompile(`SigIgn:\s*(\w+)`).FindStringSubmatch(p.Out.String())
+	if m == nil {
+		t.Fatalf("no SigIgn line: %s", p.Out)
+	}
+	ign, err := strconv.ParseUint(m[1], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Signals 32-34 belong to the C library and the Go runtime: phpinit
+	// never subscribes to them, and whether they arrive ignored depends on
+	// what started the test (seen: 32 ignored under one CI shell).
+	const libc = 1<<31 | 1<<32 | 1<<33
+	if ign&^libc != 0 {
 		t.Errorf("the command starts with signals ignored: %s", p.Out)
 	}
 }
