@@ -66,6 +66,8 @@ type Supervisor struct {
 	deadline  time.Time
 	finished  bool
 	configGen uint64
+	// epoch aligns liveness probes (alignedDelay).
+	epoch time.Time
 
 	// queue holds events raised while one is handled; see apply.
 	queue      []queued
@@ -100,6 +102,7 @@ func New(o Options) (*Supervisor, error) {
 		spawn:  forkProgram,
 		kill:   syscall.Kill,
 	}
+	s.epoch = s.clock.Now()
 	progs, err := s.withProbers(o.Programs)
 	if err != nil {
 		return nil, err
@@ -187,10 +190,8 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	defer devNull.Close()
 
 	s.startAll()
-	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
-	// it is the only periodic wakeup when idle.
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	var tick safetyTick
+	defer tick.stop()
 	done := ctx.Done()
 	s.reconcile()
 	s.publish()
@@ -200,7 +201,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			s.handleSignal(sig.(syscall.Signal))
 		case fn := <-s.events:
 			fn()
-		case <-tick.C:
+		case <-tick.c(s.cleanupPending()):
 			s.reap()
 		case <-done:
 			done = nil
