@@ -107,14 +107,14 @@ programs:
     user: www-data
     stop_signal: QUIT
     ready: {fastcgi: "unix://$dir/run/php.sock", path: /ping}
-    live: {fastcgi: "unix://$dir/run/php.sock", path: /ping, failure_threshold: 5}
+    live: {fastcgi: "unix://$dir/run/php.sock", path: /ping, interval: 30s, failure_threshold: 3}
   nginx:
     command: [nginx, -e, stderr, -p, $dir, -c, $dir/conf/nginx.conf, -g, "daemon off;"]
     user: www-data
     depends_on: [php-fpm]
     stop_signal: QUIT
     ready: {http: "http://127.0.0.1:$port/ready"}
-    live: {http: "http://127.0.0.1:$port/ready", failure_threshold: 5}
+    live: {http: "http://127.0.0.1:$port/ready", interval: 30s, failure_threshold: 3}
 EOF
 
 # The same without any probe: the idle bench runs both to show what the
