@@ -5,7 +5,7 @@ PKG     := github.com/phpinit/phpinit/internal/version
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT)
 GO      ?= go
 
-.PHONY: all build test unit deps demo bench image fmt vet clean fresh-test
+.PHONY: all build test unit deps demo bench bench-idle image fmt vet clean fresh-test
 
 all: build
 
@@ -46,6 +46,11 @@ demo: build
 
 bench: deps build
 	@bench/run.sh
+
+# Idle wakeups, CPU and RSS of phpinit alone with the shipped config's
+# probes, over 30 s (bench/README.md).
+bench-idle: deps build
+	@ONLY=idle IDLE_INITS=phpinit IDLE_WINDOW=30s bench/run.sh
 
 image:
 	docker build -f docker/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t phpinit:$(VERSION) .

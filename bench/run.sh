@@ -11,7 +11,10 @@
 #   ORPHAN_RELEASE=5s    the orphans exit evenly over this long (0: at once)
 #   ORPHAN_TIMEOUT=90s   give up on reaping this long after the last exit
 #   RESTART_TIMEOUT=30s  give up on a new php-fpm master after this long
-#   IDLE_WINDOW=10s      how long idle wakeups and CPU are counted
+#   IDLE_WINDOW=30s      how long idle wakeups and CPU are counted
+#   IDLE_INITS="phpinit supervisord s6 tini phpinit-noprobe"
+#                        the contenders of the idle measurement
+#                        (make bench-idle: phpinit alone)
 #   ONLY="startup idle"  run only these of: startup idle orphans restart
 #                        restart_traffic load gobench
 #   PHPINIT=bin/phpinit  the binary under test (built when missing)
@@ -24,7 +27,8 @@ ORPHANS=${ORPHANS:-5000}
 ORPHAN_RELEASE=${ORPHAN_RELEASE:-5s}
 ORPHAN_TIMEOUT=${ORPHAN_TIMEOUT:-90s}
 RESTART_TIMEOUT=${RESTART_TIMEOUT:-30s}
-IDLE_WINDOW=${IDLE_WINDOW:-10s}
+IDLE_WINDOW=${IDLE_WINDOW:-30s}
+IDLE_INITS=${IDLE_INITS:-phpinit supervisord s6 tini phpinit-noprobe}
 ONLY=${ONLY:-startup idle orphans restart restart_traffic load gobench}
 PHPINIT=${PHPINIT:-bin/phpinit}
 PORT=${PORT:-18080}
@@ -101,7 +105,8 @@ start=$SECONDS
 # Each measurement runs every contender in turn (startup: round by round),
 # so drift on the machine spreads over all of them.
 wanted startup && sb startup phpinit supervisord s6 tini byhand
-wanted idle && sb idle phpinit supervisord s6 tini phpinit-noprobe
+# shellcheck disable=SC2086 # a list of names
+wanted idle && sb idle $IDLE_INITS
 wanted restart && sb restart phpinit supervisord s6 tini
 wanted restart_traffic && sb restart_traffic phpinit supervisord s6 tini
 if wanted load; then

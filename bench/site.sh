@@ -4,10 +4,12 @@
 # Lays out one nginx + php-fpm site under DIR (created, readable by www-data)
 # and the three ways of running it as PID 1 that bench/run.sh compares:
 #
-#   DIR/phpinit.yaml      phpinit: nginx depends_on php-fpm, which has a
-#                         FastCGI readiness probe (ping.path); both
-#                         programs' listening sockets held (sockets:)
-#   DIR/phpinit-noprobe.yaml  the same without the probe (idle bench only)
+#   DIR/phpinit.yaml      phpinit: nginx depends_on php-fpm; the probes of
+#                         the shipped config (configs/phpinit.yaml): a
+#                         readiness and a liveness probe on each program,
+#                         FastCGI ping.path for php-fpm, HTTP for nginx;
+#                         both programs' listening sockets held (sockets:)
+#   DIR/phpinit-noprobe.yaml  the same without any probe (idle bench only)
 #   DIR/supervisord.conf  supervisord -n: php-fpm priority 10, nginx 20
 #   DIR/byhand.sh         php-fpm and nginx started in the background with
 #                         no waiting at all: the lower bound for start-up
@@ -80,6 +82,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     server {
         listen 127.0.0.1:$port;
+        location = /ready { return 200 "ready\n"; }
         root $dir/www;
         index index.php;
         location ~ \.php\$ {
@@ -105,18 +108,21 @@ programs:
     user: www-data
     stop_signal: QUIT
     ready: {fastcgi: "unix://$dir/run/php.sock", path: /ping}
+    live: {fastcgi: "unix://$dir/run/php.sock", path: /ping, interval: 30s, failure_threshold: 3}
     sockets: [unix://$dir/run/php.sock]
   nginx:
     command: [nginx, -e, stderr, -p, $dir, -c, $dir/conf/nginx.conf, -g, "daemon off;"]
     user: www-data
     depends_on: [php-fpm]
     stop_signal: QUIT
+    ready: {http: "http://127.0.0.1:$port/ready"}
+    live: {http: "http://127.0.0.1:$port/ready", interval: 30s, failure_threshold: 3}
     sockets: [tcp://127.0.0.1:$port]
 EOF
 
-# The same without the readiness probe, which keeps probing every second
-# once php-fpm runs: the idle bench runs both to show what that costs.
-grep -v 'ready: {fastcgi' "$dir/phpinit.yaml" >"$dir/phpinit-noprobe.yaml"
+# The same without any probe: the idle bench runs both to show what the
+# probes cost.
+grep -v -e '^    ready: ' -e '^    live: ' "$dir/phpinit.yaml" >"$dir/phpinit-noprobe.yaml"
 
 # The classic image's supervisord.conf: priorities order the starts, but
 # supervisord does not wait for php-fpm to answer before starting nginx.

@@ -248,7 +248,10 @@ type Probe struct {
 	// Exec is argv run as the program's user; exit 0 passes.
 	Exec []string `mapstructure:"exec" yaml:"exec,omitempty" json:"exec,omitempty"`
 
-	// Interval between probes once settled; default 1s (10s for live).
+	// Interval between liveness probes; for readiness, between probes while
+	// it misses, and how long a passing result is reused when /readyz or
+	// /metrics asks (a passed readiness probe runs only then). Default 1s
+	// (10s for live).
 	Interval time.Duration `mapstructure:"interval" yaml:"interval" json:"interval"`
 	// Timeout of one probe; default 1s.
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" json:"timeout"`

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ import (
 const (
 	// pingTimeout is how long /healthz waits for the supervision loop.
 	pingTimeout = 2 * time.Second
+	// refreshTimeout bounds how long /readyz and /metrics wait for the
+	// readiness probes they ask for (each probe has its own timeout too).
+	refreshTimeout = 2 * time.Second
 	// reloadTimeout covers a reload check (the supervisor bounds one at
 	// 30s) plus one coalesced behind it.
 	reloadTimeout = 65 * time.Second
@@ -35,6 +39,13 @@ type Source interface {
 	Snapshot() *supervisor.Snapshot
 	Ping(ctx context.Context) error
 	Reload(ctx context.Context, name string) error
+}
+
+// readinessRefresher is a Source that probes readiness on demand
+// (*supervisor.Supervisor: a program that has passed is probed only when
+// asked). /readyz and /metrics ask it before reading the snapshot.
+type readinessRefresher interface {
+	RefreshReadiness(ctx context.Context) error
 }
 
 // ServerOptions configure a Server.
@@ -73,15 +84,20 @@ type ServerOptions struct {
 type Server struct {
 	o       ServerOptions
 	log     *slog.Logger
-	reg     *prometheus.Registry
 	handler http.Handler
-	srv     *http.Server
-	ln      net.Listener
-	limit   *connLimit
-	done    chan struct{}
+	// metrics is the /metrics handler, built at the first scrape: the
+	// registry and its collectors cost memory a phpinit nobody scrapes
+	// does not need.
+	metricsOnce sync.Once
+	metrics     http.Handler
+	srv         *http.Server
+	ln          net.Listener
+	limit       *connLimit
+	done        chan struct{}
 }
 
-// NewServer builds the handlers and the metrics registry. It does not listen.
+// NewServer builds the handlers. It does not listen; the metrics registry
+// is built at the first scrape.
 func NewServer(o ServerOptions) (*Server, error) {
 	if o.Source == nil {
 		return nil, errors.New("healthcheck: no source")
@@ -92,7 +108,15 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if o.proc.root == "" {
 		o.proc = hostProcFS()
 	}
-	s := &Server{o: o, log: o.Logger, reg: prometheus.NewRegistry(), limit: newConnLimit(capMaxConnections(o.MaxConnections))}
+	s := &Server{o: o, log: o.Logger, limit: newConnLimit(capMaxConnections(o.MaxConnections))}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// registry builds the metrics registry with every collector.
+func (s *Server) registry() (*prometheus.Registry, error) {
+	o := s.o
+	reg := prometheus.NewRegistry()
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -114,12 +138,48 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	cs = append(cs, o.Collectors...)
 	for _, c := range cs {
-		if err := s.reg.Register(c); err != nil {
+		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cannot register metrics: %w", err)
 		}
 	}
-	s.handler = s.routes()
-	return s, nil
+	return reg, nil
+}
+
+// serveMetrics refreshes readiness (phpinit_program_ready), then serves
+// the registry, built on the first call.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	s.metricsOnce.Do(func() {
+		reg, err := s.registry()
+		if err != nil {
+			s.log.Error("metrics disabled", "err", err)
+			s.metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			})
+			return
+		}
+		s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			// One broken collector must not blank the page.
+			ErrorHandling:       promhttp.ContinueOnError,
+			ErrorLog:            promErrorLog{s.log},
+			MaxRequestsInFlight: 4,
+		})
+	})
+	s.refreshReadiness(r.Context())
+	s.metrics.ServeHTTP(w, r)
+}
+
+// refreshReadiness asks the source to probe readiness that is older than
+// its interval, so the snapshot read next is current.
+func (s *Server) refreshReadiness(ctx context.Context) {
+	rr, ok := s.o.Source.(readinessRefresher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	if err := rr.RefreshReadiness(ctx); err != nil {
+		s.log.Debug("readiness not refreshed", "err", err)
+	}
 }
 
 func (s *Server) routes() http.Handler {
@@ -129,12 +189,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /livez", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-		// One broken collector must not blank the page.
-		ErrorHandling:       promhttp.ContinueOnError,
-		ErrorLog:            promErrorLog{s.log},
-		MaxRequestsInFlight: 4,
-	}))
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	if s.o.EnableLifecycle {
 		// A browser page must not be able to trigger a reload with a
 		// cross-site form post.
@@ -241,7 +296,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 200 when every critical program is RUNNING and ready, and
 // 503 while phpinit drains or stops, so load balancers move away first.
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+// Readiness older than the probe's interval is probed first.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	s.refreshReadiness(r.Context())
 	sn := s.o.Source.Snapshot()
 	writeHealth(w, sn, notReady(sn))
 }

@@ -9,67 +9,6 @@ import (
 	"github.com/phpinit/phpinit/internal/probe"
 )
 
-// startReadiness probes a STARTING program every few milliseconds, backing
-// off to the probe's interval, so readiness gating costs milliseconds; once
-// it has passed it keeps probing at the interval to keep `ready` current.
-func (p *program) startReadiness(s *Supervisor) {
-	spec := p.spec.Ready
-	ctx := p.attemptContext()
-	gen := p.gen
-	go func() {
-		delay := 5 * time.Millisecond
-		began := time.Now()
-		streak := 0 // passes in a row
-		for {
-			err := probeOnce(ctx, spec)
-			if ctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				streak++
-			} else {
-				streak = 0
-			}
-			// Once SuccessThreshold passes in a row made it ready, further
-			// passes change nothing: not waking the loop for them keeps an
-			// idle phpinit's wakeups down to the probes themselves.
-			if streak <= spec.SuccessThreshold {
-				s.post(func() {
-					if p.gen == gen {
-						p.readinessResult(s, err)
-					}
-				})
-			}
-			delay = nextReadinessDelay(delay, err == nil, time.Since(began), spec.Interval)
-			if !sleepCtx(ctx, delay) {
-				return
-			}
-		}
-	}()
-}
-
-// fastProbeWindow is how long after a start readiness is probed at least
-// every fastProbeMax: doubling alone (5, 10, 20, 40, 80, 160 ms) would see
-// php-fpm, ready after ~140 ms, only at 155 or 315 ms.
-const (
-	fastProbeWindow = 5 * time.Second
-	fastProbeMax    = 25 * time.Millisecond
-)
-
-// nextReadinessDelay is the wait before the next readiness probe: the
-// interval once passing; after a failure, doubling from 5 ms, capped at
-// fastProbeMax within fastProbeWindow of the start, at interval after.
-func nextReadinessDelay(prev time.Duration, passed bool, sinceStart, interval time.Duration) time.Duration {
-	if passed {
-		return interval
-	}
-	next := min(prev*2, interval)
-	if sinceStart < fastProbeWindow {
-		next = min(next, fastProbeMax)
-	}
-	return next
-}
-
 // notReadyFirst is when a start that is not ready yet is first logged;
 // the gap to the next line doubles from it.
 const notReadyFirst = 3 * time.Second
@@ -106,41 +45,6 @@ func (p *program) readinessResult(s *Supervisor, err error) {
 	}
 }
 
-// startLiveness restarts a RUNNING program after FailureThreshold misses in
-// a row.
-func (p *program) startLiveness(s *Supervisor) {
-	spec := p.spec.Live
-	if spec == nil {
-		return
-	}
-	ctx := p.attemptContext()
-	gen := p.gen
-	go func() {
-		misses := 0
-		for sleepCtx(ctx, spec.Interval) {
-			err := probeOnce(ctx, spec)
-			if ctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				misses = 0
-				continue
-			}
-			misses++
-			if misses < spec.FailureThreshold {
-				continue
-			}
-			s.post(func() {
-				if p.gen == gen && p.state == Running {
-					p.log.Warn("liveness probe failed: restarting", "misses", misses, "err", err)
-					p.restart(s)
-				}
-			})
-			return
-		}
-	}()
-}
-
 // attemptContext is cancelled when the current start attempt ends.
 func (p *program) attemptContext() context.Context {
 	if p.probeCtx == nil {
@@ -169,19 +73,4 @@ func (s *Supervisor) withProbers(specs []ProgramSpec) ([]ProgramSpec, error) {
 		}
 	}
 	return out, nil
-}
-
-func probeOnce(ctx context.Context, spec *ProbeSpec) error {
-	return spec.Prober.Probe(ctx)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

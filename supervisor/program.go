@@ -38,6 +38,7 @@ type program struct {
 	probePasses int
 	probeMisses int
 	probeErr    string
+	probing     probing // readiness and liveness scheduling (probing.go)
 	// goal is what it should be doing (see Goal).
 	goal Goal
 	// nextSpec replaces spec once the program is down (config change).

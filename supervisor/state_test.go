@@ -197,13 +197,19 @@ func TestDependencyOrder(t *testing.T) {
 
 func TestReadinessDelay(t *testing.T) {
 	second := time.Second
-	if d := nextReadinessDelay(5*time.Millisecond, false, 0, second); d != 10*time.Millisecond {
-		t.Errorf("after the first miss: %v, want 10ms", d)
+	if d := nextReadinessDelay(firstProbeDelay, false, 0, second); d != time.Millisecond {
+		t.Errorf("after the first miss: %v, want 1ms", d)
 	}
-	if d := nextReadinessDelay(20*time.Millisecond, false, time.Second, second); d != fastProbeMax {
+	if d := nextReadinessDelay(4*time.Millisecond, false, 100*time.Millisecond, second); d != fastProbeMax {
 		t.Errorf("early in the start: %v, want the cap %v", d, fastProbeMax)
 	}
-	if d := nextReadinessDelay(fastProbeMax, false, 10*time.Second, second); d != 2*fastProbeMax {
+	if d := nextReadinessDelay(fastProbeMax, false, 2*time.Second, second); d != 2*fastProbeMax {
+		t.Errorf("after the first second: %v, want doubling again", d)
+	}
+	if d := nextReadinessDelay(20*time.Millisecond, false, 2*time.Second, second); d != slowProbeMax {
+		t.Errorf("in a slow start: %v, want the cap %v", d, slowProbeMax)
+	}
+	if d := nextReadinessDelay(slowProbeMax, false, 10*time.Second, second); d != 2*slowProbeMax {
 		t.Errorf("late in a slow start: %v, want doubling again", d)
 	}
 	if d := nextReadinessDelay(800*time.Millisecond, false, time.Minute, second); d != second {
@@ -211,5 +217,20 @@ func TestReadinessDelay(t *testing.T) {
 	}
 	if d := nextReadinessDelay(5*time.Millisecond, true, 0, second); d != second {
 		t.Errorf("after a pass: %v, want the interval", d)
+	}
+}
+
+func TestAlignedDelay(t *testing.T) {
+	epoch := time.Unix(1000, 0)
+	if d := alignedDelay(epoch.Add(3*time.Second), epoch, 10*time.Second); d != 7*time.Second {
+		t.Errorf("3s after the epoch: %v, want 7s", d)
+	}
+	if d := alignedDelay(epoch.Add(9500*time.Millisecond), epoch, 10*time.Second); d != 10500*time.Millisecond {
+		t.Errorf("just before a boundary: %v, want the one after (10.5s)", d)
+	}
+	// Two programs that became ready at different times probe together.
+	a, b := epoch.Add(12*time.Second), epoch.Add(17*time.Second)
+	if at, bt := a.Add(alignedDelay(a, epoch, 10*time.Second)), b.Add(alignedDelay(b, epoch, 10*time.Second)); !at.Equal(bt) {
+		t.Errorf("probes at %v and %v, want the same instant", at.Sub(epoch), bt.Sub(epoch))
 	}
 }

@@ -72,6 +72,8 @@ type Supervisor struct {
 	deadline  time.Time
 	finished  bool
 	configGen uint64
+	// epoch aligns liveness probes (alignedDelay).
+	epoch time.Time
 
 	// queue holds events raised while one is handled; see apply.
 	queue      []queued
@@ -107,6 +109,7 @@ func New(o Options) (*Supervisor, error) {
 		kill:   syscall.Kill,
 	}
 	s.check = s.runCheck
+	s.epoch = s.clock.Now()
 	progs, err := s.withProbers(o.Programs)
 	if err != nil {
 		return nil, err
@@ -192,10 +195,8 @@ func (s *Supervisor) Run(ctx context.Context) int {
 	if !s.stopping && !s.draining {
 		s.startAll()
 	}
-	// A 1 s tick reaps even if a SIGCHLD was lost and re-checks cleanups;
-	// it is the only periodic wakeup when idle.
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	var tick safetyTick
+	defer tick.stop()
 	done := ctx.Done()
 	s.reconcile()
 	s.publish()
@@ -205,7 +206,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			s.handleSignal(sig.(syscall.Signal))
 		case fn := <-s.events:
 			fn()
-		case <-tick.C:
+		case <-tick.c(s.cleanupPending()):
 			s.reap()
 		case <-done:
 			done = nil

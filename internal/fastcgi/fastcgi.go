@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -83,6 +84,24 @@ func Do(ctx context.Context, address string, params map[string]string, stdin []b
 	resp, err := readResponse(conn, MaxResponseSize)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read fastcgi response from %s: %w", address, contextErr(ctx, err))
+	}
+	return resp, nil
+}
+
+// DoConn sends one request over conn, a connection the caller dialled and
+// bounds with deadlines, and returns the response; the caller closes conn.
+// (phpinit's probes dial with raw system calls: see internal/probe.)
+func DoConn(conn io.ReadWriter, params map[string]string, stdin []byte) (*Response, error) {
+	req, err := encodeRequest(params, stdin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(req); err != nil {
+		return nil, fmt.Errorf("cannot send fastcgi request: %w", err)
+	}
+	resp, err := readResponse(conn, MaxResponseSize)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read fastcgi response: %w", err)
 	}
 	return resp, nil
 }

@@ -158,7 +158,16 @@ func newFastCGIProber(p Spec, timeout time.Duration) (*fastcgiProber, error) {
 func (f *fastcgiProber) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	resp, err := fastcgi.Do(ctx, f.address, fastcgi.PingParams(f.path), nil)
+	network, addr, err := fastcgi.ParseAddress(f.address)
+	if err != nil {
+		return fmt.Errorf("fastcgi %s %s: %w", f.address, f.path, err)
+	}
+	conn, done, err := dialProbe(ctx, network, addr)
+	if err != nil {
+		return fmt.Errorf("fastcgi %s %s: cannot connect to %s: %w", f.address, f.path, f.address, probeTimeoutError(ctx, f.timeout, err))
+	}
+	defer done()
+	resp, err := fastcgi.DoConn(conn, fastcgi.PingParams(f.path), nil)
 	if err != nil {
 		return fmt.Errorf("fastcgi %s %s: %w", f.address, f.path, probeTimeoutError(ctx, f.timeout, err))
 	}
@@ -180,6 +189,10 @@ type httpProber struct {
 	expect  int
 	timeout time.Duration
 	client  *http.Client
+	// raw is set for http:// to an IP address: probed over a rawConn with
+	// a hand-written request (see rawConn: net/http's transport makes a
+	// dozen system calls and three goroutines per request).
+	raw *rawHTTP
 }
 
 func newHTTPProber(p Spec, timeout time.Duration) (*httpProber, error) {
@@ -201,12 +214,15 @@ func newHTTPProber(p Spec, timeout time.Duration) (*httpProber, error) {
 		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &httpProber{url: p.HTTP, expect: expect, timeout: timeout, client: client}, nil
+	return &httpProber{url: p.HTTP, expect: expect, timeout: timeout, client: client, raw: newRawHTTP(u)}, nil
 }
 
 func (h *httpProber) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	if h.raw != nil {
+		return h.probeRaw(ctx)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)
 	if err != nil {
 		return fmt.Errorf("http %s: %w", h.url, err)
@@ -244,8 +260,7 @@ func newTCPProber(p Spec, timeout time.Duration) (*tcpProber, error) {
 func (t *tcpProber) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", t.address)
+	_, done, err := dialProbe(ctx, "tcp", t.address)
 	if err != nil {
 		var oerr *net.OpError
 		if errors.As(err, &oerr) {
@@ -253,5 +268,6 @@ func (t *tcpProber) Probe(ctx context.Context) error {
 		}
 		return fmt.Errorf("tcp %s: %w", t.address, probeTimeoutError(ctx, t.timeout, err))
 	}
-	return conn.Close()
+	done()
+	return nil
 }

@@ -109,7 +109,7 @@ func measureIdle(e env, name string, settle, window time.Duration) ([]Result, er
 		return nil, err
 	}
 	defer st.Stop()
-	rss, threads, err := memory(pid)
+	rss, threads, parts, err := memory(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,8 @@ func measureIdle(e env, name string, settle, window time.Duration) ([]Result, er
 	}
 	return []Result{
 		{Measure: "rss", Init: name, Unit: "KiB", Value: float64(rss),
-			Extra: map[string]float64{"threads": float64(threads)}},
+			Extra: map[string]float64{"threads": float64(threads),
+				"anon_kib": float64(parts["anon_kib"]), "file_kib": float64(parts["file_kib"])}},
 		{Measure: "wakeups", Init: name, Unit: "/s", Value: float64(c1-c0) / secs,
 			Extra: map[string]float64{"switches": float64(c1 - c0), "window_s": secs}},
 		{Measure: "idle_cpu", Init: name, Unit: "µs/s", Value: float64((cpu1 - cpu0).Microseconds()) / secs,

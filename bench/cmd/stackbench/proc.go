@@ -99,12 +99,14 @@ func ctxSwitches(pid int) (int64, error) {
 }
 
 // memory reads VmRSS (KiB) and the thread count of pid.
-func memory(pid int) (rssKiB, threads int64, err error) {
-	m, err := statusFields(pid, false, "VmRSS", "Threads")
+func memory(pid int) (rssKiB, threads int64, parts map[string]int64, err error) {
+	m, err := statusFields(pid, false, "VmRSS", "Threads", "RssAnon", "RssFile")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	return m["VmRSS"], m["Threads"], nil
+	// RssFile is pages of the executable and libraries (the page cache,
+	// shared); RssAnon the process's own heap and stacks.
+	return m["VmRSS"], m["Threads"], map[string]int64{"anon_kib": m["RssAnon"], "file_kib": m["RssFile"]}, nil
 }
 
 // fpmMasters lists the php-fpm masters under the init.
