@@ -184,7 +184,13 @@ func TestDependencyOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"cron", "php-fpm", "nginx", "worker"}; !slices.Equal(order, want) {
+	if want := []string{"php-fpm", "nginx", "cron", "worker"}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	// Without dependencies the given order stands: config.Order has placed
+	// programs by priority (a supervisord file's 10 before 20).
+	order, _ = dependencyOrder([]ProgramSpec{{Name: "zz-first"}, {Name: "aa-second"}})
+	if want := []string{"zz-first", "aa-second"}; !slices.Equal(order, want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
 	if _, err := dependencyOrder([]ProgramSpec{{Name: "a", DependsOn: []string{"b"}}, {Name: "b", DependsOn: []string{"a"}}}); err == nil {

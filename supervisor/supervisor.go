@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"sort"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -337,17 +336,20 @@ func (s *Supervisor) closeSinks() {
 	}
 }
 
-// dependencyOrder sorts programs so dependencies come first (ties by name).
+// dependencyOrder lists programs so dependencies come first, otherwise in
+// the order given (the caller passes config.Order: priority, then name); a
+// cycle or an unknown dependency is an error.
 func dependencyOrder(specs []ProgramSpec) ([]string, error) {
 	deps := map[string][]string{}
 	for _, sp := range specs {
 		deps[sp.Name] = sp.DependsOn
 	}
-	names := make([]string, 0, len(deps))
-	for n := range deps {
-		names = append(names, n)
+	// In the caller's order where dependencies allow: config.Order has
+	// already placed ties by priority, then name.
+	names := make([]string, 0, len(specs))
+	for _, sp := range specs {
+		names = append(names, sp.Name)
 	}
-	sort.Strings(names)
 	const (
 		unvisited = iota
 		visiting
