@@ -107,8 +107,10 @@ mkdir -p "$demo"/{www,etc,log,tmp,script/init.d,conf/nginx,conf/php-fpm} \
 chmod 0755 "$demo" "$demo/www"
 chmod 0700 "$run/phpinit"
 
-# Rewrite the shipped configs' container paths into the demo tree. The check
-# afterwards catches a shipped path this list does not know yet.
+# Rewrite the shipped configs' container paths into the demo tree; the demo
+# serves plain HTTP on localhost, so the site's HTTPS lines go (the image's
+# certificate lives in /run/tls). The check afterwards catches a shipped path
+# this list does not know yet.
 rewrite() { # src dst
     sed -e "s|/run/nginx|$run/nginx|g" \
         -e "s|/tmp/nginx-|$demo/tmp/nginx-|g" \
@@ -119,9 +121,10 @@ rewrite() { # src dst
         -e "s|127\.0\.0\.1:8081|127.0.0.1:$status_port|g" \
         -e "s|^user www www;|user $worker_user;|" \
         -e "s|^\([[:space:]]*listen\) 80 default_server;|\1 127.0.0.1:$port default_server;|" \
+        -e "/^[[:space:]]*listen 443 /d" -e "/^[[:space:]]*ssl_/d" \
         "$1" >"$2"
     if grep -vE '^[[:space:]]*[#;]' "$2" | sed "s|$demo|DEMO|g" |
-        grep -nE '([[:space:]:=](/data/|/run/(php|nginx|phpinit)|/tmp/)|listen 80 )'; then
+        grep -nE '([[:space:]:=](/data/|/run/|/tmp/)|listen (80|443) )'; then
         die "$1 has a path the demo does not rewrite (lines above)"
     fi
 }
