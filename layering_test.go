@@ -25,6 +25,7 @@ var layers = map[string]int{
 	"internal/sockdiag":    0,
 	"internal/sockets":     0,
 	"internal/suggest":     0,
+	"internal/loadtest":    0,
 	"internal/fastcgi":     0,
 	"internal/logsink":     0,
 	"internal/version":     0,

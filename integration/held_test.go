@@ -12,14 +12,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/phpinit/phpinit/internal/loadtest"
 	"github.com/phpinit/phpinit/supervisor"
 )
 
@@ -73,50 +72,19 @@ func heldSite(t *testing.T, sockets bool) (*site, *pid1) {
 	return st, p
 }
 
-// heldLoad is 4 clients, each sending a request through nginx to php-fpm
-// after another, each on a new connection. A request fails when it gets an
-// error (refused, reset) or any status but 200.
-type heldLoad struct {
-	url        string
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
+// heldClient sends requests on a new connection each.
+var heldClient = &http.Client{Timeout: heldDeadline, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// startHeldLoad is 4 clients, each sending a request through nginx to
+// php-fpm after another, each on a new connection. A request fails when it
+// gets an error (refused, reset) or any status but 200.
+func startHeldLoad(url string) *loadtest.Load {
+	return loadtest.Start(4, func() error { return getHello(heldClient, url) })
 }
 
-func startHeldLoad(url string) *heldLoad {
-	l := &heldLoad{url: url, stop: make(chan struct{})}
-	c := &http.Client{Timeout: heldDeadline, Transport: &http.Transport{DisableKeepAlives: true}}
-	for range 4 {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if err := l.one(c); err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err.Error())
-					}
-					l.mu.Unlock()
-					time.Sleep(time.Millisecond) // a refused dial fails at once: do not spin
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *heldLoad) one(c *http.Client) error {
-	resp, err := c.Get(l.url)
+// getHello fetches url and wants a 200 with the site's greeting.
+func getHello(c *http.Client, url string) error {
+	resp, err := c.Get(url)
 	if err != nil {
 		return err
 	}
@@ -129,24 +97,6 @@ func (l *heldLoad) one(c *http.Client) error {
 		return fmt.Errorf("status %d: %.40q", resp.StatusCode, body)
 	}
 	return nil
-}
-
-// served waits until n more requests have been answered.
-func (l *heldLoad) served(t *testing.T, n int64) {
-	t.Helper()
-	want := l.ok.Load() + n
-	end := time.Now().Add(heldDeadline)
-	for l.ok.Load() < want {
-		if time.Now().After(end) {
-			t.Fatalf("no %d answers within %v (ok=%d failed=%d)", n, heldDeadline, l.ok.Load(), l.failed.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func (l *heldLoad) end() {
-	close(l.stop)
-	l.wg.Wait()
 }
 
 // waitNewMaster waits for a main process named comm other than old.
@@ -169,15 +119,15 @@ func TestHeldSocketsRestartsUnderLoadFailNothing(t *testing.T) {
 	sockets := os.Getenv("PHPINIT_TEST_HELD") != "off"
 	st, p := heldSite(t, sockets)
 	l := startHeldLoad(st.url("/index.php"))
-	l.served(t, 8)
+	l.Served(t, 8, heldDeadline)
 
 	failures := map[string]int64{}
 	phase := func(name string, restart func()) {
-		before := l.failed.Load()
+		before := l.Failed.Load()
 		restart()
 		// The new master serves the load before the next restart.
-		l.served(t, 8)
-		failures[name] += l.failed.Load() - before
+		l.Served(t, 8, heldDeadline)
+		failures[name] += l.Failed.Load() - before
 	}
 	// A request in flight on a worker when its master is killed: the
 	// orphaned worker gets QUIT and finishes it.
@@ -190,7 +140,7 @@ func TestHeldSocketsRestartsUnderLoadFailNothing(t *testing.T) {
 	for round := range 3 {
 		phase("kill -9 php-fpm", func() {
 			if round == 0 {
-				go func() { slow <- (&heldLoad{url: st.url("/inflight.php")}).one(client) }()
+				go func() { slow <- getHello(client, st.url("/inflight.php")) }()
 				waitFile(t, marker)
 			}
 			old := masterPID(t, p, "php-fpm")
@@ -213,9 +163,9 @@ func TestHeldSocketsRestartsUnderLoadFailNothing(t *testing.T) {
 			})
 		}
 	}
-	l.end()
+	l.End()
 	t.Logf("sockets held: %v; 4 clients, 3 rounds: %d requests answered; failed: %v; first errors: %q",
-		sockets, l.ok.Load(), failures, l.errs)
+		sockets, l.Ok.Load(), failures, l.Errs())
 	for _, name := range []string{"kill -9 php-fpm", "ctl restart php-fpm", "ctl restart nginx"} {
 		if failures[name] != 0 {
 			t.Errorf("%s: %d requests failed", name, failures[name])

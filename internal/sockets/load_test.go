@@ -2,76 +2,34 @@ package sockets
 
 import (
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/phpinit/phpinit/internal/loadtest"
 )
 
 // clients is the load of the restart tests: 4 clients, each sending one
 // request after another on a new connection.
 const clients = 4
 
-type load struct {
-	network, addr string
-	ok, failed    atomic.Int64
-	mu            sync.Mutex
-	errs          []error
-	stop          chan struct{}
-	wg            sync.WaitGroup
-}
+// load is the restart tests' load against network/addr.
+type load struct{ *loadtest.Load }
 
 func startLoad(network, addr string) *load {
-	l := &load{network: network, addr: addr, stop: make(chan struct{})}
-	for range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if err := request(l.network, l.addr); err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err)
-					}
-					l.mu.Unlock()
-					time.Sleep(time.Millisecond) // a refused dial fails at once: do not spin
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
+	return &load{loadtest.Start(clients, func() error { return request(network, addr) })}
 }
 
-// served waits until n more requests have been answered: the new master
-// serves the load.
 func (l *load) served(t *testing.T, n int64) {
 	t.Helper()
-	want := l.ok.Load() + n
-	end := time.Now().Add(deadline)
-	for l.ok.Load() < want {
-		if time.Now().After(end) {
-			t.Fatalf("no %d answers within %v (ok=%d failed=%d)", n, deadline, l.ok.Load(), l.failed.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	l.Served(t, n, deadline)
 }
 
 func (l *load) check(t *testing.T, restarts int) {
 	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	t.Logf("%d clients, %d restarts: %d requests answered, %d failed", clients, restarts, l.ok.Load(), l.failed.Load())
-	if n := l.failed.Load(); n != 0 {
-		t.Fatalf("%d requests failed across restarts; first errors: %v", n, l.errs)
+	l.End()
+	t.Logf("%d clients, %d restarts: %d requests answered, %d failed", clients, restarts, l.Ok.Load(), l.Failed.Load())
+	if n := l.Failed.Load(); n != 0 {
+		t.Fatalf("%d requests failed across restarts; first errors: %v", n, l.Errs())
 	}
 }
 
@@ -151,14 +109,13 @@ func TestPHPFPMRestartsWithoutHeldSocketFail(t *testing.T) {
 	d := run()
 	l := startLoad("unix", public)
 	l.served(t, 2*clients) // the first requests may fail: the socket is not there yet
-	before := l.failed.Load()
+	before := l.Failed.Load()
 	d, n := restartLoop(t, l, d, run, 1)
-	close(l.stop)
-	l.wg.Wait()
-	failed := l.failed.Load() - before
+	l.End()
+	failed := l.Failed.Load() - before
 	if failed == 0 {
 		t.Fatal("no request failed across restarts without a held socket: the test cannot tell holding from not")
 	}
-	t.Logf("without a held socket, %d restarts: %d requests failed (first: %v)", n, failed, l.errs[0])
+	t.Logf("without a held socket, %d restarts: %d requests failed (first: %v)", n, failed, l.Errs()[0])
 	d.quit(t)
 }
