@@ -159,6 +159,9 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 			break
 		}
 		p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
+		if l := p.spec.Listeners; l != nil && l.BeforeStop != nil {
+			l.BeforeStop()
+		}
 		s.signalProgram(p, p.spec.StopSignal)
 		d := p.spec.StopTimeout
 		if s.stopping {

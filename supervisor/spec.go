@@ -142,6 +142,10 @@ type Listeners struct {
 	Files func() ([]uintptr, error)
 	// Env is added to Env at every start (FPM_SOCKETS, NGINX).
 	Env []string
+	// BeforeStop runs on the loop just before the stop signal is sent (a
+	// stop, or a restart): from then on a socket path the program unlinks
+	// at its exit is put back at once, not only by AfterExit.
+	BeforeStop func()
 	// AfterExit runs on the loop once the main process is reaped, before
 	// any next start (it puts back a socket path the program unlinked at
 	// exit); an error is logged.

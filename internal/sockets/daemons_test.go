@@ -59,6 +59,12 @@ func (l log) String() string {
 
 func start(t *testing.T, set *Set, argv ...string) *daemon {
 	t.Helper()
+	return startAs(t, set, nil, argv...)
+}
+
+// startAs starts argv as cred's user (nil: root).
+func startAs(t *testing.T, set *Set, cred *syscall.Credential, argv ...string) *daemon {
+	t.Helper()
 	if _, err := set.Relink(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +83,7 @@ func start(t *testing.T, set *Set, argv ...string) *daemon {
 	d.cmd.Stdout, d.cmd.Stderr = out, out
 	// Its own group: a kill -9 of the master leaves its workers, which the
 	// test then ends as a group, as phpinit does.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

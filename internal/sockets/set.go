@@ -70,6 +70,8 @@ func (s *Set) Keys() []string {
 // and returns the paths it put back. Call it after each exit of the
 // program, before its next start.
 func (s *Set) Relink() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var back []string
 	var errs []error
 	for _, h := range s.held {
@@ -90,6 +92,17 @@ func (s *Set) Relink() ([]string, error) {
 // Close closes every socket and removes the unix socket files. Connections
 // still in a backlog are reset.
 func (s *Set) Close() error {
+	s.mu.Lock()
+	g := s.guard
+	s.guard = nil
+	s.mu.Unlock()
+	if g != nil {
+		// First: closing removes the public paths, which it must not
+		// put back.
+		g.stop()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
 	for _, h := range s.held {
 		if err := h.close(); err != nil {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,7 +65,11 @@ type held struct {
 
 // Set is the sockets of one program, in the order of its specs.
 type Set struct {
-	held []*held
+	// mu orders relinks (the guard's goroutine, Relink) and Close.
+	mu       sync.Mutex
+	held     []*held
+	guard    *guard
+	stopping bool // the guard relinks (Stopping)
 }
 
 // Bind binds and listens on every spec. Unix sockets are bound under dir

@@ -1,11 +1,13 @@
 package sockets
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -283,4 +285,68 @@ func nonblocking(t *testing.T, fd int) bool {
 		t.Fatal(err)
 	}
 	return fl&unix.O_NONBLOCK != 0
+}
+
+func TestGuardRelinksOnlyWhileStopping(t *testing.T) {
+	dir := t.TempDir()
+	public := filepath.Join(dir, "pub", "a.sock")
+	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "unix://"+public), UID: -1, GID: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	ino := inode(t, public)
+	removed := map[string]bool{public: true}
+
+	// Not stopping: a path the program removed at its start (a held
+	// socket no pool uses) stays removed.
+	if err := os.Remove(public); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := set.relinkPaths(removed); err != nil || len(back) != 0 {
+		t.Fatalf("relinkPaths while not stopping = %v, %v; want nothing", back, err)
+	}
+	if _, err := os.Lstat(public); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the path came back while not stopping: %v", err)
+	}
+	if _, err := set.Relink(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stopping: the guard's goroutine puts it back as soon as it is gone.
+	restored := make(chan []string, 4)
+	if err := set.Guard(func(back []string, err error) {
+		if err != nil {
+			t.Errorf("guard: %v", err)
+		}
+		restored <- back
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Guard(func([]string, error) {}); err == nil {
+		t.Error("a second Guard on the same set was accepted")
+	}
+	set.Stopping(true)
+	if err := os.Remove(public); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case back := <-restored:
+		if len(back) != 1 || back[0] != public {
+			t.Fatalf("restored %v, want [%s]", back, public)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the guard did not restore the path")
+	}
+	if got := inode(t, public); got != ino {
+		t.Fatalf("restored path is inode %d, want the held socket's %d", got, ino)
+	}
+
+	// Close stops the guard first: the paths it removes stay removed.
+	if err := set.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(public); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after Close the path is there: %v", err)
+	}
 }
