@@ -88,7 +88,7 @@ func (h *held) bind(name string, p *config.Program) (*heldProgram, error) {
 	if len(specs) == 0 {
 		return nil, nil
 	}
-	if err := runtimeDirs(p); err != nil {
+	if err := runtimeDirs(p, specs); err != nil {
 		return nil, fmt.Errorf("programs.%s.runtime_directory: %w", name, err)
 	}
 	set, err := sockets.Bind(h.dir, specs)
@@ -96,13 +96,27 @@ func (h *held) bind(name string, p *config.Program) (*heldProgram, error) {
 		return nil, fmt.Errorf("programs.%s.sockets: %w", name, err)
 	}
 	hp := &heldProgram{specs: specs, env: set.Env(3), set: set, log: h.log.With("program", name)}
+	if err := set.Guard(hp.guarded); err != nil {
+		// Relink after each exit still puts a path back, later.
+		hp.log.Warn("socket paths unlinked at a stop are put back only after the exit", "err", err)
+	}
 	hp.log.Info("holding sockets", "sockets", set.Keys())
 	return hp, nil
 }
 
 // listeners is what the supervisor passes to each start of the program.
 func (hp *heldProgram) listeners() *supervisor.Listeners {
-	return &supervisor.Listeners{Files: hp.files, Env: hp.env, AfterExit: hp.relink}
+	return &supervisor.Listeners{Files: hp.files, Env: hp.env, BeforeStop: hp.stopping, AfterExit: hp.relink}
+}
+
+// stopping arms the guard: the program is about to be stopped, and a
+// socket path it unlinks at its exit is linked back at once.
+func (hp *heldProgram) stopping() {
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if hp.set != nil {
+		hp.set.Stopping(true)
+	}
 }
 
 func (hp *heldProgram) files() ([]uintptr, error) {
@@ -128,10 +142,21 @@ func (hp *heldProgram) relink() error {
 		return nil
 	}
 	back, err := hp.set.Relink()
+	hp.set.Stopping(false)
 	if len(back) > 0 {
 		hp.log.Info("socket path restored", "paths", back)
 	}
 	return err
+}
+
+// guarded reports the guard's relinks, from its goroutine.
+func (hp *heldProgram) guarded(back []string, err error) {
+	if len(back) > 0 {
+		hp.log.Info("socket path restored at once", "paths", back)
+	}
+	if err != nil {
+		hp.log.Error("cannot restore the held sockets", "err", err)
+	}
 }
 
 func (hp *heldProgram) close() error {
@@ -281,17 +306,24 @@ func socketSpecs(p *config.Program) ([]sockets.Spec, error) {
 }
 
 func socketOwner(s config.Socket, p *config.Program) (int, int, error) {
-	owner := s.Owner
-	if owner == "" && os.Geteuid() == 0 {
-		owner = p.User
-	}
 	uid, gid := -1, -1
-	if owner != "" {
-		u, err := lookupUser(owner)
+	switch {
+	case s.Owner != "":
+		u, err := lookupUser(s.Owner)
 		if err != nil {
 			return 0, 0, err
 		}
 		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+	case p.User != "" && os.Geteuid() == 0:
+		// Root's, in the program's group: the program (and its clients
+		// in that group) can connect, and cannot remove it from a sticky
+		// directory (see runtimeDirs).
+		u, err := lookupUser(p.User)
+		if err != nil {
+			return 0, 0, err
+		}
+		uid = 0
 		gid, _ = strconv.Atoi(u.Gid)
 	}
 	if s.Group != "" {
@@ -306,11 +338,18 @@ func socketOwner(s config.Socket, p *config.Program) (int, int, error) {
 	return uid, gid, nil
 }
 
-// runtimeDirs creates the program's missing runtime directories owned by
-// its user, as its start would, before its sockets are bound in them:
-// /run/php made by the bind would be root's, and php-fpm running as www
-// could not write its pid file there.
-func runtimeDirs(p *config.Program) error {
+// runtimeDirs creates the program's missing runtime directories, as its
+// start would, before its sockets are bound in them: /run/php made by the
+// bind would be root's 0755, and php-fpm running as www could not write
+// its pid file there. A directory that will hold one of the program's
+// held unix sockets is made root's, in the program's group, mode 1775
+// (group-writable and sticky, like /tmp for one group): the program can
+// create its own files there (a pid file, a socket of its own) but, since
+// the held socket file is root's too (socketOwner), cannot remove it,
+// which php-fpm tries at every graceful exit. Any other runtime directory
+// is the program's user's, 0755. Without root (--user) every directory
+// is phpinit's own.
+func runtimeDirs(p *config.Program, specs []sockets.Spec) error {
 	uid, gid := -1, -1
 	if p.User != "" && os.Geteuid() == 0 {
 		cred, _, err := credential(p.User, p.Group)
@@ -319,14 +358,29 @@ func runtimeDirs(p *config.Program) error {
 		}
 		uid, gid = int(cred.Uid), int(cred.Gid)
 	}
+	holds := map[string]bool{}
+	for _, sp := range specs {
+		if sp.Address.Network == "unix" {
+			holds[filepath.Dir(sp.Address.Addr)] = true
+		}
+	}
 	for _, d := range p.RuntimeDirectory {
 		if _, err := os.Stat(d); err == nil {
 			continue
 		}
+		owner, mode := uid, os.FileMode(0o755)
+		if holds[filepath.Clean(d)] && uid != -1 {
+			owner, mode = 0, os.ModeSticky|0o775
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("cannot create runtime directory: %w", err)
 		}
-		if err := os.Lchown(d, uid, gid); err != nil {
+		if err := os.Lchown(d, owner, gid); err != nil {
+			return fmt.Errorf("cannot create runtime directory: %w", err)
+		}
+		// MkdirAll's mode went through the umask, and it cannot set the
+		// sticky bit.
+		if err := os.Chmod(d, mode); err != nil {
 			return fmt.Errorf("cannot create runtime directory: %w", err)
 		}
 	}

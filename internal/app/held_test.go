@@ -5,8 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/phpinit/phpinit/config"
@@ -122,4 +125,76 @@ func TestHeldBindErrors(t *testing.T) {
 	if _, err := os.Lstat(dir + "/ok.sock"); err == nil {
 		t.Error("a failed bind left ok.sock bound")
 	}
+}
+
+// As root, a runtime directory that holds a held unix socket is root's in
+// the program's group, sticky, and the socket root's in that group: the
+// program (not root) cannot remove the socket's path. Other runtime
+// directories stay the user's.
+func TestHeldSocketLayoutAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: chowns to another user; run as root")
+	}
+	u, err := lookupUser("nobody")
+	if err != nil {
+		t.Skipf("skipping: no user nobody: %v", err)
+	}
+	dir := t.TempDir()
+	// t.TempDir is <tmp>/<test><n>/<nnn>, both 0700: nobody must get in.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared, other := filepath.Join(dir, "run", "php"), filepath.Join(dir, "run", "other")
+	cfg := heldConfig(dir, map[string][]string{"fpm": {"unix://" + filepath.Join(shared, "fpm.sock")}})
+	p := cfg.Programs["fpm"]
+	p.User = "nobody"
+	p.RuntimeDirectory = []string{shared, other}
+	h, err := bindHeld(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	owner := func(path string) (uint32, uint32, os.FileMode) {
+		t.Helper()
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return st.Uid, st.Gid, fi.Mode()
+	}
+	uid, gid := mustAtoi(t, u.Uid), mustAtoi(t, u.Gid)
+	if o, g, m := owner(shared); o != 0 || g != gid || m != os.ModeDir|os.ModeSticky|0o775 {
+		t.Errorf("%s: %d:%d %v, want 0:%d drwxrwxr-t", shared, o, g, m, gid)
+	}
+	if o, g, m := owner(other); o != uid || g != gid || m.Perm() != 0o755 || m&os.ModeSticky != 0 {
+		t.Errorf("%s: %d:%d %v, want %d:%d drwxr-xr-x", other, o, g, m, uid, gid)
+	}
+	sock := filepath.Join(shared, "fpm.sock")
+	if o, g, m := owner(sock); o != 0 || g != gid || m.Perm() != 0o660 {
+		t.Errorf("%s: %d:%d %v, want 0:%d 0660", sock, o, g, m, gid)
+	}
+	// What php-fpm as nobody gets at its exit.
+	rm := exec.Command("rm", "-f", sock)
+	rm.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	out, err := rm.CombinedOutput()
+	if err == nil {
+		t.Errorf("nobody removed the held socket's path:\n%s", out)
+	} else if !strings.Contains(string(out), "Operation not permitted") {
+		t.Errorf("rm as nobody failed, but not for the sticky bit (EPERM): %v\n%s", err, out)
+	}
+	if !accepts(t, sock) {
+		t.Error("the held socket does not accept at its path")
+	}
+}
+
+func mustAtoi(t *testing.T, s string) uint32 {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(n)
 }
