@@ -186,9 +186,7 @@ func (c *converter) stop(p *Program) {
 			c.note("stopwaitsecs", "shutdown.grace (default 9s) bounds every stop: raise it too, and docker stop -t or terminationGracePeriodSeconds")
 		}
 	}
-	if sp.StopAsGroup {
-		c.note("stopasgroup", "phpinit sends stop_signal to the main process only; at stop_timeout SIGKILL goes to its whole process group")
-	}
+	p.StopAsGroup = sp.StopAsGroup
 	if sp.Set("killasgroup") && !sp.KillAsGroup {
 		c.note("killasgroup", "phpinit always sends SIGKILL to the whole process group")
 	}

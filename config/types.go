@@ -119,6 +119,11 @@ type Program struct {
 	// StopSignal starts a graceful stop; default QUIT (graceful for nginx
 	// and php-fpm; TERM cuts their in-flight requests).
 	StopSignal Signal `mapstructure:"stop_signal" yaml:"stop_signal" json:"stop_signal"`
+	// StopAsGroup sends StopSignal to the program's whole process group,
+	// not only its main process (supervisord's stopasgroup): for a shell
+	// or a runner whose children must get the signal too. Default false:
+	// nginx and php-fpm masters stop their own workers.
+	StopAsGroup bool `mapstructure:"stop_as_group" yaml:"stop_as_group,omitempty" json:"stop_as_group,omitempty"`
 	// StopTimeout is how long after StopSignal before SIGKILL to the
 	// program's process group; default 8s.
 	StopTimeout time.Duration `mapstructure:"stop_timeout" yaml:"stop_timeout" json:"stop_timeout"`

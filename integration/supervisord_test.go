@@ -147,3 +147,47 @@ func waitStatus(t *testing.T, st *site, want map[string]string) map[string]strin
 	t.Fatalf("status is not %v:\n%s", want, out)
 	return nil
 }
+
+// TestSupervisordStopAsGroup: stopasgroup=true (Laravel's queue:work
+// example sets it) sends the stop signal to the program's whole group, so
+// a shell's child gets TERM and finishes; without it only the shell gets
+// TERM and the child is killed with the rest of the group.
+func TestSupervisordStopAsGroup(t *testing.T) {
+	needStack(t)
+	st := newSite(t, site{NoStack: true, ExtraYAML: "supervisord: {include: [supervisord/*.conf]}"})
+	if err := os.MkdirAll(st.path("supervisord"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := func(name, extra string) string {
+		return fmt.Sprintf(`[program:%[1]s]
+command=sh -c 'sh -c "trap \"echo child of %[1]s got TERM; exit 0\" TERM; echo child of %[1]s up; while :; do sleep 0.1; done" & wait'
+stdout_logfile=/dev/stdout
+startsecs=0
+%[2]s
+`, name, extra)
+	}
+	conf := prog("grouped", "stopasgroup=true\nkillasgroup=true\nstopwaitsecs=5") + "\n" + prog("plain", "")
+	if err := os.WriteFile(st.path("supervisord/workers.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPID1(t, "run", "--config", st.config())
+	p.waitOutput("child of grouped up", 30*time.Second)
+	p.waitOutput("child of plain up", 30*time.Second)
+	waitStatus(t, st, map[string]string{"grouped": "RUNNING", "plain": "RUNNING"})
+	for _, name := range []string{"plain", "grouped"} {
+		if out, code := runPhpinit(t, "ctl", "--socket", st.path("run/phpinit.sock"), "stop", name); code != 0 {
+			t.Fatalf("ctl stop %s: exit %d: %s", name, code, out)
+		}
+	}
+	p.waitOutput("child of grouped got TERM", 30*time.Second)
+	// plain was stopped first: its child, had it got TERM, would have
+	// said so before grouped's did.
+	if strings.Contains(p.Out.String(), "child of plain got TERM") {
+		t.Error("without stopasgroup the shell's child got the stop signal")
+	}
+	p.waitOutput(fmt.Sprintf("msg=stopping program=grouped pid="), 5*time.Second)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}

@@ -85,6 +85,26 @@ func TestStopTimeoutOnFakeClock(t *testing.T) {
 	h.want("web", Stopped)
 }
 
+// stop_as_group: the stop signal goes to the process group, not the pid.
+func TestStopAsGroupSignalsTheGroup(t *testing.T) {
+	for _, group := range []bool{false, true} {
+		spec := fakeSpecNoDelay("web")
+		spec.StopAsGroup = group
+		h := newLoopHarness(t, spec)
+		p := h.want("web", Running)
+		p.wantDown()
+		p.apply(h.s, EvStop)
+		h.settle()
+		want := p.pid
+		if group {
+			want = -p.pgid
+		}
+		if !slices.Equal(h.kills, []string{"TERM"}) || !slices.Equal(h.targets, []int{want}) {
+			t.Errorf("stop_as_group %v: signals %v to %v, want TERM to %d", group, h.kills, h.targets, want)
+		}
+	}
+}
+
 // The graceful stop of everything kills what is left once grace runs out.
 func TestGraceOnFakeClock(t *testing.T) {
 	sp := fakeSpecNoDelay("web")

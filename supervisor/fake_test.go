@@ -98,6 +98,8 @@ type loopHarness struct {
 	nextPID int
 	spawned [][]string
 	kills   []string
+	// targets are the kills' pids (negative: a process group).
+	targets []int
 }
 
 func newLoopHarness(t *testing.T, specs ...ProgramSpec) *loopHarness {
@@ -115,6 +117,7 @@ func newLoopHarness(t *testing.T, specs ...ProgramSpec) *loopHarness {
 	}
 	s.kill = func(pid int, sig syscall.Signal) error {
 		h.kills = append(h.kills, sigName(sig))
+		h.targets = append(h.targets, pid)
 		return nil
 	}
 	h.s = s

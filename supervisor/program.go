@@ -158,11 +158,18 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 		if !p.alive() {
 			break
 		}
-		p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
 		if l := p.spec.Listeners; l != nil && l.BeforeStop != nil {
 			l.BeforeStop()
 		}
-		s.signalProgram(p, p.spec.StopSignal)
+		if p.spec.StopAsGroup && p.pgid != 0 {
+			p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal), "pgid", p.pgid)
+			if err := s.kill(-p.pgid, p.spec.StopSignal); err != nil && !errors.Is(err, syscall.ESRCH) {
+				p.log.Warn("cannot signal", "err", fmt.Errorf("cannot send %s to %s's group %d: %w", sigName(p.spec.StopSignal), p.spec.Name, p.pgid, err))
+			}
+		} else {
+			p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
+			s.signalProgram(p, p.spec.StopSignal)
+		}
 		d := p.spec.StopTimeout
 		if s.stopping {
 			d = min(d, s.deadline.Sub(s.clock.Now()))
@@ -314,24 +321,40 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 	if !reaper.GroupAlive(p.pgid) {
 		return
 	}
-	if p.spec.Listeners != nil {
-		p.quitOrphans(s)
-		return
+	switch {
+	case p.spec.Listeners != nil:
+		p.endGroup(s, syscall.SIGQUIT)
+	case p.spec.StopAsGroup && p.state == Stopping:
+		// The whole group got the stop signal: let the rest finish.
+		p.endGroup(s, 0)
+	case p.spec.StopAsGroup:
+		p.endGroup(s, p.spec.StopSignal)
+	default:
+		p.log.Info("killing what is left of the process group", "pgid", p.pgid)
+		_ = s.kill(-p.pgid, syscall.SIGKILL)
 	}
-	p.log.Info("killing what is left of the process group", "pgid", p.pgid)
-	_ = s.kill(-p.pgid, syscall.SIGKILL)
 }
 
-// quitOrphans ends what is left of the group of a program with held
-// sockets gracefully: its workers still accept on the sockets and may be in
-// the middle of a request; SIGQUIT lets each finish it (connections that
-// come meanwhile wait in the backlog for the next start), and the group is
-// killed StopTimeout later.
-func (p *program) quitOrphans(s *Supervisor) {
+// endGroup ends what is left of an exited program's group gracefully, and
+// kills it StopTimeout later (less when phpinit's own stop ends sooner).
+// For a program with held sockets, sig is QUIT: its workers still accept
+// on the sockets and may be in the middle of a request; QUIT lets each
+// finish it (connections that come meanwhile wait in the backlog for the
+// next start). For a stop_as_group program it is its stop signal, or 0
+// when the group got it already (the program was being stopped).
+func (p *program) endGroup(s *Supervisor, sig syscall.Signal) {
 	pgid := p.pgid
-	p.log.Info("stopping what is left of the process group", "pgid", pgid, "signal", "QUIT", "stop_timeout", p.spec.StopTimeout)
-	_ = s.kill(-pgid, syscall.SIGQUIT)
-	s.clock.AfterFunc(p.spec.StopTimeout, func() {
+	d := p.spec.StopTimeout
+	if s.stopping {
+		d = max(min(d, s.deadline.Sub(s.clock.Now())), 0)
+	}
+	if sig != 0 {
+		p.log.Info("stopping what is left of the process group", "pgid", pgid, "signal", sigName(sig), "stop_timeout", d)
+		_ = s.kill(-pgid, sig)
+	} else {
+		p.log.Info("waiting for what is left of the process group", "pgid", pgid, "stop_timeout", d)
+	}
+	s.clock.AfterFunc(d, func() {
 		s.post(func() {
 			if p.exited && p.pgid == pgid && reaper.GroupAlive(pgid) {
 				p.log.Warn("stop timeout: killing what is left of the process group", "pgid", pgid)

@@ -107,7 +107,9 @@ type ProgramSpec struct {
 	// BackoffInitial and BackoffMax bound the delay between failed starts.
 	BackoffInitial, BackoffMax time.Duration
 	// StopSignal begins a graceful stop; StopTimeout later the group is killed.
-	StopSignal  syscall.Signal
+	StopSignal syscall.Signal
+	// StopAsGroup sends StopSignal to the whole process group.
+	StopAsGroup bool
 	StopTimeout time.Duration
 	// ReloadSignal and ReopenSignal: 0 means the program has none.
 	ReloadSignal, ReopenSignal syscall.Signal

@@ -50,6 +50,7 @@ func buildSpec(p *config.Program, base []string) (supervisor.ProgramSpec, error)
 		BackoffInitial:   p.Backoff.Initial,
 		BackoffMax:       p.Backoff.Max,
 		StopSignal:       p.StopSignal.Sys(),
+		StopAsGroup:      p.StopAsGroup,
 		StopTimeout:      p.StopTimeout,
 		ReloadSignal:     p.ReloadSignal.Sys(),
 		ReopenSignal:     p.ReopenSignal.Sys(),
