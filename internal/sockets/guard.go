@@ -140,24 +140,10 @@ func (s *Set) Stopping(on bool) {
 func (s *Set) relinkPaths(paths map[string]bool) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.stopping {
+	if !s.stopping || len(paths) == 0 {
 		return nil, nil
 	}
-	var back []string
-	var errs []error
-	for _, h := range s.held {
-		if h.private == "" || !paths[h.spec.Address.Addr] {
-			continue
-		}
-		ok, err := h.relink()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			back = append(back, h.spec.Address.Addr)
-		}
-	}
-	return back, errors.Join(errs...)
+	return s.relinkLocked(paths)
 }
 
 // stop closes the inotify fd and waits for the goroutine.

@@ -111,15 +111,7 @@ func TestPHPFPMRootMasterPathRestoredAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	restored := make(chan []string, 16)
-	if err := set.Guard(func(back []string, err error) {
-		if err != nil {
-			t.Errorf("guard: %v", err)
-		}
-		restored <- back
-	}); err != nil {
-		t.Fatal(err)
-	}
+	restored := guardReports(t, set)
 	ino := inode(t, public)
 	conf := fpmConf(t, dir, public)
 	run := func() *daemon { return start(t, set, bin, "-F", "-R", "-y", conf) }

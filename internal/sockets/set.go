@@ -72,10 +72,16 @@ func (s *Set) Keys() []string {
 func (s *Set) Relink() ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.relinkLocked(nil)
+}
+
+// relinkLocked relinks the unix sockets whose public path is in only (all
+// of them when only is nil), with s.mu held.
+func (s *Set) relinkLocked(only map[string]bool) ([]string, error) {
 	var back []string
 	var errs []error
 	for _, h := range s.held {
-		if h.private == "" {
+		if h.private == "" || (only != nil && !only[h.spec.Address.Addr]) {
 			continue
 		}
 		ok, err := h.relink()

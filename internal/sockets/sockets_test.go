@@ -314,15 +314,7 @@ func TestGuardRelinksOnlyWhileStopping(t *testing.T) {
 	}
 
 	// Stopping: the guard's goroutine puts it back as soon as it is gone.
-	restored := make(chan []string, 4)
-	if err := set.Guard(func(back []string, err error) {
-		if err != nil {
-			t.Errorf("guard: %v", err)
-		}
-		restored <- back
-	}); err != nil {
-		t.Fatal(err)
-	}
+	restored := guardReports(t, set)
 	if err := set.Guard(func([]string, error) {}); err == nil {
 		t.Error("a second Guard on the same set was accepted")
 	}
@@ -349,4 +341,20 @@ func TestGuardRelinksOnlyWhileStopping(t *testing.T) {
 	if _, err := os.Lstat(public); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("after Close the path is there: %v", err)
 	}
+}
+
+// guardReports starts the set's guard; each report's restored paths come
+// on the channel, and an error fails the test.
+func guardReports(t *testing.T, set *Set) <-chan []string {
+	t.Helper()
+	restored := make(chan []string, 16)
+	if err := set.Guard(func(back []string, err error) {
+		if err != nil {
+			t.Errorf("guard: %v", err)
+		}
+		restored <- back
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return restored
 }
