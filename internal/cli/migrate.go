@@ -2,10 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -145,24 +143,5 @@ func printNotices(w io.Writer, notices []config.Notice) {
 			level = "warning"
 		}
 		fmt.Fprintf(w, "%s: %s\n", level, n)
-	}
-}
-
-// logNotices logs what reading supervisord files found that is not an
-// error, so that no unknown key is dropped silently.
-func logNotices(logger *slog.Logger, notices []config.Notice) {
-	for _, n := range notices {
-		level := slog.LevelInfo
-		if n.Level == "warn" {
-			level = slog.LevelWarn
-		}
-		attrs := []any{"at", n.Where}
-		if n.Program != "" {
-			attrs = append(attrs, "program", n.Program)
-		}
-		if n.Key != "" {
-			attrs = append(attrs, "key", n.Key)
-		}
-		logger.Log(context.Background(), level, "supervisord file: "+n.Msg, attrs...)
 	}
 }

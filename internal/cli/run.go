@@ -1,24 +1,15 @@
 package cli
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"runtime"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/phpinit/phpinit/config"
 	"github.com/phpinit/phpinit/hooks"
 	"github.com/phpinit/phpinit/internal/app"
-	"github.com/phpinit/phpinit/internal/logsink"
-	"github.com/phpinit/phpinit/internal/proc"
-	"github.com/phpinit/phpinit/supervisor"
 )
 
 func newRunCmd() *cobra.Command {
@@ -51,100 +42,38 @@ With CMD: CMD's status (128+N: killed by signal N; 126: cannot be executed;
 }
 
 func run(stdout, stderr io.Writer, flagPath string, args []string) error {
-	oneShot := len(args) > 0
-	// First of all: signals (signals.go), and descriptors phpinit
-	// inherited, which no child may get unless passed on (proc.ForkExec).
-	sigList := supervisor.LoopSignals()
-	if oneShot {
-		sigList = supervisor.OneShotSignals()
-	}
-	sigs := subscribe(sigList)
-	defer sigs.stop()
-	inherited, fdErr := proc.MarkInheritedCloseOnExec()
-	// An init needs one core: one P means fewer runtime threads and about
-	// half the idle wakeups (bench/README.md). GOMAXPROCS in the
-	// environment still wins.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	file, explicit := config.Lookup(flagPath, getenv)
-	cfg, err := config.Load(config.Options{
-		Path:         file,
-		AllowMissing: oneShot || !explicit,
-		Environ:      os.Environ(),
-		// One-off commands need no programs.
-		RequirePrograms: !oneShot,
-	})
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
-	}
-	if !oneShot && cfg.File == "" {
-		return exitWith(ExitConfig, noConfigFile())
-	}
-	hub, logOut := newHub(stdout, stderr)
-	// Own log lines are queued (logsink.Hub.LogWriter): write what is left,
-	// but never wait long on a stalled destination.
-	defer hub.Flush(500 * time.Millisecond)
-	logger := newLogger(logOut, cfg.Log)
-	hub.SetLogger(logger)
-	logNotices(logger, cfg.Notices)
-	for _, w := range config.UnknownEnv(os.Environ(), programNames(cfg)) {
-		logger.Warn(w)
-	}
-	if fdErr != nil {
-		logger.Warn("inherited descriptors may reach children", "err", fdErr)
-	}
-
-	ctx, endHooks := sigs.watchHooks(logger)
-	if !oneShot {
-		app.SeedDefaults(logger, app.DefaultsDir, app.ConfDir)
-	}
-	res, err := hooks.Run(ctx, hooks.Options{
-		Script:  cfg.Hooks.Script,
-		Dir:     cfg.Hooks.Dir,
-		Timeout: cfg.Hooks.Timeout,
-		OnError: cfg.Hooks.OnError,
-		Env:     os.Environ(),
-		Stdout:  hub.Stdout(),
-		Stderr:  hub.Stderr(),
-		Logger:  logger,
-	})
-	stopSig := endHooks()
-	if err != nil {
-		var he *hooks.Error
-		if errors.As(err, &he) && stopSig == nil {
-			logger.Error("hook failed: not starting", "hook", he.Hook, "exit_code", he.Code, "err", he.Err)
-			return exitWith(he.Code, nil)
-		}
-		logger.Error("hooks interrupted", "err", err)
-		return exitWith(ExitHooksInterrupted, nil)
-	}
-	if stopSig != nil {
-		// The hooks ended just as the stop came: nothing starts either.
-		return exitWith(ExitHooksInterrupted, nil)
-	}
-
-	if oneShot {
-		// The command gets what phpinit inherited, as tini passes it on;
-		// programs, hooks, checks and probes do not.
-		code := supervisor.RunCommand(context.Background(), supervisor.Command{
-			Argv: args, Env: res.Env, Logger: logger, Signals: sigs.c, Files: proc.PassThrough(inherited),
-		})
-		return exitWith(code, nil)
-	}
-	return supervise(logger, hub, cfg, res, sigs.c)
+	return runStatus(stderr, app.Boot(app.BootOptions{
+		Stdout: stdout, Stderr: stderr, ConfigPath: flagPath, Getenv: getenv, Command: args,
+	}))
 }
 
-func supervise(logger *slog.Logger, hub *logsink.Hub, cfg *config.Config, res *hooks.Result, sigs <-chan os.Signal) error {
-	if len(cfg.Programs) == 0 {
-		return exitWith(ExitConfig, fmt.Errorf("no programs configured in %s", cfg.File))
+// runStatus maps what app.Boot returned to run's exit status (newRunCmd
+// lists them).
+func runStatus(stderr io.Writer, err error) error {
+	var (
+		status app.Status
+		ce     *app.ConfigError
+		he     *hooks.Error
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &status):
+		return exitWith(int(status), nil)
+	case errors.As(err, &ce):
+		printConfigErrors(stderr, ce.Err)
+		return exitWith(ExitConfig, errors.New("invalid config: not starting"))
+	case errors.Is(err, app.ErrNoConfigFile):
+		return exitWith(ExitConfig, noConfigFile())
+	case errors.Is(err, app.ErrNoPrograms):
+		return exitWith(ExitConfig, err)
+	case errors.As(err, &he):
+		// Logged, with the hook and its status.
+		return exitWith(he.Code, nil)
+	case errors.Is(err, app.ErrHooksInterrupted):
+		return exitWith(ExitHooksInterrupted, nil)
 	}
-	a, err := app.New(logger, hub, cfg, res, sigs)
-	if err != nil {
-		return exitWith(ExitFailed, err)
-	}
-	return exitWith(a.Run(), nil)
+	return exitWith(ExitFailed, err)
 }
 
 func orNone(s string) string {
@@ -152,31 +81,4 @@ func orNone(s string) string {
 		return "(no config file)"
 	}
 	return s
-}
-
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if c.Format == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	} else {
-		h = slog.NewTextHandler(w, opts)
-	}
-	return slog.New(h)
-}
-
-// newHub carries programs' output to phpinit's stdout and stderr, and
-// returns the writer phpinit's own log goes through: the hub's, so a log
-// line never lands inside a program's long line. Writers that are not files
-// (tests) are used as they are.
-func newHub(stdout, stderr io.Writer) (*logsink.Hub, io.Writer) {
-	outF, okOut := stdout.(*os.File)
-	errF, okErr := stderr.(*os.File)
-	if !okOut || !okErr {
-		return logsink.NewHub(os.Stdout, os.Stderr, nil), stderr
-	}
-	hub := logsink.NewHub(outF, errF, nil)
-	return hub, hub.LogWriter()
 }
