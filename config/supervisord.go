@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -228,9 +229,9 @@ func (c *converter) sink(stream string, fd int, l supervisord.Log, size ByteSize
 			c.note(key, "AUTO (a file under /tmp) becomes inherit: output goes to the container's log")
 		}
 		return "", size, backups
-	case l.File == "NONE":
-		c.fail(key, "NONE (discard output) is not supported: phpinit has no sink that drops output; remove the key to inherit or name a file")
-		return "inherit", size, backups
+	case l.File == "NONE" || l.File == os.DevNull:
+		c.note(key, l.File+" becomes discard: the program's "+stream+" is /dev/null, and phpinit logs none of it")
+		return "discard", size, backups
 	case slices.Contains(inheritPaths[fd], l.File):
 		return "", size, backups
 	case slices.Contains(inheritPaths[1-fd], l.File):

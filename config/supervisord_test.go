@@ -122,11 +122,11 @@ programs:
 
 func TestSupervisordFileErrorsHaveLines(t *testing.T) {
 	_, err, dir := loadWithSupervisord(t, "", map[string]string{
-		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=NONE\numask=022\nstderr_syslog=true\n",
+		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=/dev/tty\numask=022\nstderr_syslog=true\n",
 	})
 	f := filepath.Join(dir, "w.conf")
 	got := err.Error()
-	for _, w := range []string{f + ":3: [program:w] stdout_logfile: NONE", f + ":4: [program:w] umask:",
+	for _, w := range []string{f + `:3: [program:w] stdout_logfile: "/dev/tty" is not supported`, f + ":4: [program:w] umask:",
 		f + ":5: [program:w] stderr_syslog: phpinit cannot send output to syslog"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("error lacks %q:\n%s", w, got)
@@ -267,5 +267,32 @@ programs:
 	}
 	if len(again.Programs) != len(c.Programs) {
 		t.Errorf("programs %v, then %v", sortedKeys(c.Programs), sortedKeys(again.Programs))
+	}
+}
+
+// NONE and /dev/null discard the stream, with a notice at the line: asked
+// for, not dropped silently.
+func TestSupervisordNoneDiscards(t *testing.T) {
+	c, err, dir := loadWithSupervisord(t, "", map[string]string{
+		"w.conf": "[program:w]\ncommand=w\nstdout_logfile=NONE\nstderr_logfile=/dev/null\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Programs["w"]
+	if p.Stdout != "discard" || p.Stderr != "discard" {
+		t.Errorf("stdout %q, stderr %q; want discard for both", p.Stdout, p.Stderr)
+	}
+	f := filepath.Join(dir, "w.conf")
+	want := map[string]bool{f + ":3 stdout_logfile": false, f + ":4 stderr_logfile": false}
+	for _, n := range c.Notices {
+		if k := n.Where + " " + n.Key; strings.Contains(n.Msg, "becomes discard") {
+			want[k] = true
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no discard notice at %s: %v", k, c.Notices)
+		}
 	}
 }

@@ -211,11 +211,11 @@ func (l *loader) argv(key string, argv []string, required bool) {
 // phpinit's working directory is not the program's.
 func (l *loader) sink(key, v string) {
 	switch v {
-	case "inherit", "prefix", "json":
+	case "inherit", "prefix", "json", "discard":
 		return
 	}
 	if !filepath.IsAbs(v) {
-		l.p.add(key, fmt.Sprintf("%q is not inherit, prefix, json or an absolute path", v))
+		l.p.add(key, fmt.Sprintf("%q is not inherit, prefix, json, discard or an absolute path", v))
 	}
 }
 

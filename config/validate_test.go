@@ -65,9 +65,9 @@ func TestValidate(t *testing.T) {
 		{"stop", `programs: {web: {command: [w], stop_signal: "", stop_timeout: 0s}}`, []string{
 			`programs.web.stop_signal: required`, `programs.web.stop_timeout: must be positive, got 0s`}},
 		{"stdout relative", "programs: {web: {command: [w], stdout: logs/out.log, stderr: /var/log/err.log}}", []string{
-			`programs.web.stdout: "logs/out.log" is not inherit, prefix, json or an absolute path`}},
+			`programs.web.stdout: "logs/out.log" is not inherit, prefix, json, discard or an absolute path`}},
 		{"stderr", "programs: {web: {command: [w], stdout: json, stderr: text}}", []string{
-			`programs.web.stderr: "text" is not inherit, prefix, json or an absolute path`}},
+			`programs.web.stderr: "text" is not inherit, prefix, json, discard or an absolute path`}},
 		{"backups", "programs: {web: {command: [w], stdout_backups: -1}}", []string{
 			`programs.web.stdout_backups: must be at least 0, got -1`}},
 		{"capabilities", "programs: {web: {command: [w], capabilities: [NET_BIND, cap_net_bind_service, CAP_SETUID]}}", []string{

@@ -191,3 +191,27 @@ startsecs=0
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 }
+
+// TestSupervisordDiscard: stdout_logfile=NONE gives the program /dev/null
+// (logged at start as a notice), while its stderr still reaches phpinit's.
+func TestSupervisordDiscard(t *testing.T) {
+	needStack(t)
+	st := newSite(t, site{NoStack: true, ExtraYAML: "supervisord: {include: [supervisord/*.conf]}"})
+	if err := os.MkdirAll(st.path("supervisord"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[program:quiet]\ncommand=sh -c 'echo out-is-discarded; echo err-is-kept >&2; exec sleep 1000'\nstdout_logfile=NONE\nstderr_logfile=/dev/stderr\n"
+	if err := os.WriteFile(st.path("supervisord/quiet.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPID1(t, "run", "--config", st.config())
+	p.waitOutput("err-is-kept", 30*time.Second)
+	p.waitOutput("NONE becomes discard", 5*time.Second)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	if strings.Contains(p.Out.String(), "out-is-discarded") {
+		t.Error("stdout_logfile=NONE: the program's stdout reached phpinit's")
+	}
+}

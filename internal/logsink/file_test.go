@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMegabytesRoundsUp(t *testing.T) {
@@ -84,5 +86,31 @@ func TestFileSharedByStdoutAndStderr(t *testing.T) {
 	}
 	if got := string(b); got != "out\nerr\n" && got != "err\nout\n" {
 		t.Errorf("file holds %q", got)
+	}
+}
+
+// A discard sink hands the program /dev/null, the same file for every
+// discard sink, and closing a sink leaves it open for the others.
+func TestDiscardIsDevNull(t *testing.T) {
+	h, out, errs, _ := newTestHub(t)
+	so := open(t, h, Spec{Program: "cron", Stream: "stdout", Mode: "discard"})
+	se := open(t, h, Spec{Program: "cron", Stream: "stderr", Mode: "discard"})
+	if so.File() != se.File() {
+		t.Error("two discard sinks got two files")
+	}
+	var null, got unix.Stat_t
+	if err := unix.Stat(os.DevNull, &null); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fstat(int(so.File().Fd()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rdev != null.Rdev || got.Mode&unix.S_IFMT != unix.S_IFCHR {
+		t.Errorf("the discard sink's file is not /dev/null: mode %o rdev %d", got.Mode, got.Rdev)
+	}
+	closeSink(t, so)
+	run(t, nil, se, `echo gone >&2; echo gone`)
+	if len(out.String())+len(errs.String()) != 0 {
+		t.Errorf("discarded output reached phpinit: %q %q", out.String(), errs.String())
 	}
 }

@@ -63,6 +63,9 @@ type Hub struct {
 	mu     sync.Mutex
 	files  map[string]*dest // by cleaned path; see openFile
 	counts map[key]*counts
+	// null is /dev/null, opened by the first discard sink and kept: every
+	// discard sink hands it to its program.
+	null *os.File
 }
 
 // NewHub returns a Hub whose inherit sinks pass stdout and stderr to children
@@ -133,7 +136,9 @@ type Spec struct {
 	Program string
 	// Stream is "stdout" or "stderr".
 	Stream string
-	// Mode is "inherit" (also ""), "prefix", "json" or an absolute file path.
+	// Mode is "inherit" (also ""), "prefix", "json", "discard" (the
+	// program's stream is /dev/null: asked for, e.g. by supervisord's
+	// stdout_logfile=NONE) or an absolute file path.
 	Mode string
 	// MaxSize rotates a file sink at this many bytes, rounded up to whole
 	// MiB (lumberjack counts megabytes), at least 1 MiB; 0 means 10 MiB.
@@ -187,13 +192,19 @@ func (h *Hub) Open(s Spec) (*Sink, error) {
 			return &Sink{spec: s, file: std}, nil
 		}
 		m = modeFile // relay, lines as written
+	case "discard":
+		null, err := h.devNull()
+		if err != nil {
+			return nil, fmt.Errorf("cannot open %s %s log: %w", s.Program, s.Stream, err)
+		}
+		return &Sink{spec: s, file: null}, nil
 	case "prefix":
 		m = modePrefix
 	case "json":
 		m = modeJSON
 	default:
 		if !filepath.IsAbs(s.Mode) {
-			return nil, fmt.Errorf("cannot open %s %s log: %q is not inherit, prefix, json or an absolute path",
+			return nil, fmt.Errorf("cannot open %s %s log: %q is not inherit, prefix, json, discard or an absolute path",
 				s.Program, s.Stream, s.Mode)
 		}
 		m = modeFile
@@ -210,6 +221,20 @@ func (h *Hub) Open(s Spec) (*Sink, error) {
 		return nil, err
 	}
 	return sink, nil
+}
+
+// devNull opens /dev/null for writing once, for every discard sink.
+func (h *Hub) devNull() (*os.File, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.null == nil {
+		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		h.null = f
+	}
+	return h.null, nil
 }
 
 // Dropped reports, for every program stream opened so far, how many lines were
