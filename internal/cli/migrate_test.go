@@ -56,7 +56,7 @@ func TestMigrateSupervisordGolden(t *testing.T) {
 func TestMigrateSupervisordErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.conf")
-	body := "[program:w]\ncommand=php artisan \"queue:work\nnumprocs=two\nstdout_logfile=NONE\n"
+	body := "[program:w]\ncommand=php artisan \"queue:work\nnumprocs=two\nstdout_logfile=/dev/tty\n"
 	if err := os.WriteFile(bad, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestMigrateSupervisordErrors(t *testing.T) {
 	}
 	for _, want := range []string{bad + ":2: [program:w] command: no closing quotation",
 		bad + ":3: [program:w] numprocs: \"two\" is not an integer",
-		bad + ":4: [program:w] stdout_logfile: NONE"} {
+		bad + `:4: [program:w] stdout_logfile: "/dev/tty" is not supported`} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -146,8 +147,19 @@ func (s *Set) relinkPaths(paths map[string]bool) ([]string, error) {
 	return s.relinkLocked(paths)
 }
 
-// stop closes the inotify fd and waits for the goroutine.
+// stopWait bounds stop's wait for the goroutine, which may be in a
+// link(2) on a hung filesystem: Close must not hang with it.
+const stopWait = 2 * time.Second
+
+// stop closes the inotify fd and waits (at most stopWait) for the
+// goroutine. One that is late finds the set closed (no sockets left) and
+// relinks nothing.
 func (g *guard) stop() {
 	g.file.Close()
-	<-g.done
+	t := time.NewTimer(stopWait)
+	defer t.Stop()
+	select {
+	case <-g.done:
+	case <-t.C:
+	}
 }
