@@ -41,18 +41,7 @@ func TestScheduleAsPID1(t *testing.T) {
     command: [sh, -c, "echo failing run; exit 3"]
     schedule: "@every 1s"
 `})
-	for name, body := range map[string]string{"job.sh": scheduleJob, "phpinit.yaml": ""} {
-		if body == "" {
-			b, err := os.ReadFile(st.path(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			body = string(b)
-		}
-		if err := os.WriteFile(st.path(name), []byte(strings.ReplaceAll(body, "@DIR@", st.Dir)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeScheduleSite(t, st, scheduleJob)
 	p := startPID1(t, "run", "--config", st.config())
 	waitHTTP(t, st.url("/index.php"), 200, 30*time.Second)
 
@@ -230,18 +219,7 @@ func TestScheduleReloadAndStart(t *testing.T) {
     schedule: "@yearly"
 `})
 	longJob := strings.Replace(scheduleJob, "sleep 5", "sleep 15", 1)
-	for name, body := range map[string]string{"job.sh": longJob, "phpinit.yaml": ""} {
-		if body == "" {
-			b, err := os.ReadFile(st.path(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			body = string(b)
-		}
-		if err := os.WriteFile(st.path(name), []byte(strings.ReplaceAll(body, "@DIR@", st.Dir)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeScheduleSite(t, st, longJob)
 	p := startPID1(t, "run", "--config", st.config())
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if countLines(runLines(t, st), "start") == 1 {
@@ -295,5 +273,20 @@ func TestScheduleReloadAndStart(t *testing.T) {
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
+
+// writeScheduleSite writes job.sh and fills in @DIR@ (the site's
+// directory) in it and in the site's phpinit.yaml.
+func writeScheduleSite(t *testing.T, st *site, job string) {
+	t.Helper()
+	yml, err := os.ReadFile(st.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, body := range map[string]string{st.path("job.sh"): job, st.config(): string(yml)} {
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(body, "@DIR@", st.Dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

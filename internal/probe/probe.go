@@ -236,6 +236,12 @@ func (h *httpProber) Probe(ctx context.Context) error {
 		}
 		return fmt.Errorf("http %s: %w", h.url, probeTimeoutError(ctx, h.timeout, err))
 	}
+	return h.judge(resp)
+}
+
+// judge passes a response with the expected status, and closes its body;
+// any other status fails with the start of the body.
+func (h *httpProber) judge(resp *http.Response) error {
 	defer resp.Body.Close()
 	if resp.StatusCode == h.expect {
 		return nil

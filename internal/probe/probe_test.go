@@ -49,6 +49,22 @@ func probeWantErr(t *testing.T, err error, want string) {
 	}
 }
 
+// probeWantResult wants a pass when want is "", else an error of at most
+// 300 bytes (it goes into logs and ctl status) containing want.
+func probeWantResult(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Errorf("err = %v, want pass", err)
+		}
+		return
+	}
+	probeWantErr(t, err, want)
+	if err != nil && len(err.Error()) > 300 {
+		t.Errorf("error too long: %d bytes", len(err.Error()))
+	}
+}
+
 func TestNewProberRejects(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -121,16 +137,7 @@ func TestHTTPProbe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pr := mustProber(t, &Spec{HTTP: tt.url, ExpectStatus: tt.expect, Timeout: 200 * time.Millisecond}, nil)
 			err := probeWithin(t, pr, time.Second)
-			if tt.want == "" {
-				if err != nil {
-					t.Errorf("err = %v, want pass", err)
-				}
-				return
-			}
-			probeWantErr(t, err, tt.want)
-			if len(err.Error()) > 300 {
-				t.Errorf("error too long: %d bytes", len(err.Error()))
-			}
+			probeWantResult(t, err, tt.want)
 		})
 	}
 }

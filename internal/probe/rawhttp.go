@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -52,10 +51,5 @@ func (h *httpProber) probeRaw(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http %s: %w", h.url, probeTimeoutError(ctx, h.timeout, err))
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == h.expect {
-		return nil
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, probeBodyLimit))
-	return probeFailure(fmt.Sprintf("http %s: status %d, want %d", h.url, resp.StatusCode, h.expect), body)
+	return h.judge(resp)
 }

@@ -279,23 +279,15 @@ func backlogAcross(t *testing.T, network, addr string, next func() *daemon) *dae
 }
 
 func TestPHPFPMBacklogAcrossRestarts(t *testing.T) {
-	bin := needDaemon(t, "php-fpm8.2")
-	dir := t.TempDir()
-	public := filepath.Join(dir, "run", "php-fpm.sock")
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "unix://"+public), UID: -1, GID: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
+	set, public := heldFPMSocket(t)
 	ino := inode(t, public)
-	conf := fpmConf(t, dir, public)
-	run := func() *daemon { return start(t, set, bin, "-F", "-R", "-y", conf) }
+	run := rootFPM(t, set, public)
 
 	d := run()
 	if err := request("unix", public); err != nil {
 		t.Fatal(err)
 	}
-	fileHas(t, filepath.Join(dir, "fpm.log"), fmt.Sprintf("using inherited socket fd=3, %q", public))
+	fileHas(t, filepath.Join(filepath.Dir(filepath.Dir(public)), "fpm.log"), fmt.Sprintf("using inherited socket fd=3, %q", public))
 	if inode(t, public) != ino {
 		t.Fatal("php-fpm bound a socket of its own instead of the inherited one")
 	}
@@ -319,16 +311,7 @@ func TestPHPFPMBacklogAcrossRestarts(t *testing.T) {
 }
 
 func TestNginxBacklogAcrossRestarts(t *testing.T) {
-	bin := needDaemon(t, "nginx")
-	dir := t.TempDir()
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	addr := set.Keys()[0]
-	conf := nginxConf(t, dir, addr)
-	run := func() *daemon { return start(t, set, bin, "-e", "stderr", "-p", dir, "-c", conf) }
+	addr, run := heldNginx(t)
 
 	d := run()
 	if err := request("tcp", addr); err != nil {
@@ -342,4 +325,44 @@ func TestNginxBacklogAcrossRestarts(t *testing.T) {
 	d.crash(t, syscall.SIGKILL)
 	d = backlogAcross(t, "tcp", addr, run)
 	d.quit(t)
+}
+
+// heldFPMSocket holds a unix socket at <tmp>/run/php-fpm.sock, owned by
+// root, closed when the test ends.
+func heldFPMSocket(t *testing.T) (*Set, string) {
+	t.Helper()
+	needDaemon(t, "php-fpm8.2")
+	dir := t.TempDir()
+	public := filepath.Join(dir, "run", "php-fpm.sock")
+	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "unix://"+public), UID: -1, GID: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	return set, public
+}
+
+// rootFPM returns a start of php-fpm as root (-R) with a pool on public,
+// its config, pid file and log beside public's directory.
+func rootFPM(t *testing.T, set *Set, public string) func() *daemon {
+	t.Helper()
+	bin := needDaemon(t, "php-fpm8.2")
+	conf := fpmConf(t, filepath.Dir(filepath.Dir(public)), public)
+	return func() *daemon { return start(t, set, bin, "-F", "-R", "-y", conf) }
+}
+
+// heldNginx holds a port on 127.0.0.1 and returns it with a start of
+// nginx listening on it.
+func heldNginx(t *testing.T) (string, func() *daemon) {
+	t.Helper()
+	bin := needDaemon(t, "nginx")
+	dir := t.TempDir()
+	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	addr := set.Keys()[0]
+	conf := nginxConf(t, dir, addr)
+	return addr, func() *daemon { return start(t, set, bin, "-e", "stderr", "-p", dir, "-c", conf) }
 }

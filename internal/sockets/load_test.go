@@ -103,18 +103,10 @@ func TestPHPFPMRestartsUnderLoadFailNothing(t *testing.T) {
 // none: failures are measured here, not asserted (the layout above is what
 // makes them 0).
 func TestPHPFPMRootMasterPathRestoredAtOnce(t *testing.T) {
-	bin := needDaemon(t, "php-fpm8.2")
-	dir := t.TempDir()
-	public := filepath.Join(dir, "run", "php-fpm.sock")
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "unix://"+public), UID: -1, GID: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
+	set, public := heldFPMSocket(t)
 	restored := guardReports(t, set)
 	ino := inode(t, public)
-	conf := fpmConf(t, dir, public)
-	run := func() *daemon { return start(t, set, bin, "-F", "-R", "-y", conf) }
+	run := rootFPM(t, set, public)
 
 	d := run()
 	l := startLoad("unix", public)
@@ -145,16 +137,7 @@ func TestPHPFPMRootMasterPathRestoredAtOnce(t *testing.T) {
 }
 
 func TestNginxRestartsUnderLoadFailNothing(t *testing.T) {
-	bin := needDaemon(t, "nginx")
-	dir := t.TempDir()
-	set, err := Bind(filepath.Join(dir, "held"), []Spec{{Address: mustParse(t, "tcp://127.0.0.1:0"), UID: -1, GID: -1, Nonblocking: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	addr := set.Keys()[0]
-	conf := nginxConf(t, dir, addr)
-	run := func() *daemon { return start(t, set, bin, "-e", "stderr", "-p", dir, "-c", conf) }
+	addr, run := heldNginx(t)
 
 	d := run()
 	l := startLoad("tcp", addr)
