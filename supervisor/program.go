@@ -161,20 +161,8 @@ func (p *program) act(s *Supervisor, a Action) (Event, bool) {
 		if l := p.spec.Listeners; l != nil && l.BeforeStop != nil {
 			l.BeforeStop()
 		}
-		if p.spec.StopAsGroup && p.pgid != 0 {
-			p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal), "pgid", p.pgid)
-			if err := s.kill(-p.pgid, p.spec.StopSignal); err != nil && !errors.Is(err, syscall.ESRCH) {
-				p.log.Warn("cannot signal", "err", fmt.Errorf("cannot send %s to %s's group %d: %w", sigName(p.spec.StopSignal), p.spec.Name, p.pgid, err))
-			}
-		} else {
-			p.log.Info("stopping", "pid", p.pid, "signal", sigName(p.spec.StopSignal))
-			s.signalProgram(p, p.spec.StopSignal)
-		}
-		d := p.spec.StopTimeout
-		if s.stopping {
-			d = min(d, s.deadline.Sub(s.clock.Now()))
-		}
-		p.after(s, d, EvStopTimeout)
+		s.signalStop(p)
+		p.after(s, p.stopBudget(s), EvStopTimeout)
 	case ActKillGroup:
 		p.log.Warn("stop timeout: killing process group", "pid", p.pid, "stop_timeout", p.spec.StopTimeout)
 		p.killGroup(s)
@@ -344,10 +332,7 @@ func (p *program) mainExited(s *Supervisor, ws unix.WaitStatus) {
 // when the group got it already (the program was being stopped).
 func (p *program) endGroup(s *Supervisor, sig syscall.Signal) {
 	pgid := p.pgid
-	d := p.spec.StopTimeout
-	if s.stopping {
-		d = max(min(d, s.deadline.Sub(s.clock.Now())), 0)
-	}
+	d := p.stopBudget(s)
 	if sig != 0 {
 		p.log.Info("stopping what is left of the process group", "pgid", pgid, "signal", sigName(sig), "stop_timeout", d)
 		_ = s.kill(-pgid, sig)
@@ -381,6 +366,31 @@ func (p *program) exitCode() int {
 		return 1
 	}
 	return p.lastExit.Code
+}
+
+// stopBudget is how long a stop of p may take: its stop_timeout, less when
+// phpinit's own stop ends sooner.
+func (p *program) stopBudget(s *Supervisor) time.Duration {
+	d := p.spec.StopTimeout
+	if s.stopping {
+		d = max(min(d, s.deadline.Sub(s.clock.Now())), 0)
+	}
+	return d
+}
+
+// signalStop sends the stop signal to the main process, or with
+// stop_as_group to its whole process group.
+func (s *Supervisor) signalStop(p *program) {
+	sig := p.spec.StopSignal
+	if !p.spec.StopAsGroup || p.pgid == 0 {
+		p.log.Info("stopping", "pid", p.pid, "signal", sigName(sig))
+		s.signalProgram(p, sig)
+		return
+	}
+	p.log.Info("stopping", "pid", p.pid, "pgid", p.pgid, "signal", sigName(sig))
+	if err := s.kill(-p.pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.log.Warn("cannot signal", "err", fmt.Errorf("cannot send %s to the process group %d of %s: %w", sigName(sig), p.pgid, p.spec.Name, err))
+	}
 }
 
 func (s *Supervisor) signalProgram(p *program, sig syscall.Signal) {

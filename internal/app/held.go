@@ -316,15 +316,15 @@ func socketOwner(s config.Socket, p *config.Program) (int, int, error) {
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
 	case p.User != "" && os.Geteuid() == 0:
-		// Root's, in the program's group: the program (and its clients
-		// in that group) can connect, and cannot remove it from a sticky
-		// directory (see runtimeDirs).
-		u, err := lookupUser(p.User)
+		// Root's, in the program's group (the one runtimeDirs gives a
+		// socket's directory): the program (and its clients in that
+		// group) can connect, and cannot remove it from the sticky
+		// directory.
+		cred, _, err := credential(p.User, p.Group)
 		if err != nil {
 			return 0, 0, err
 		}
-		uid = 0
-		gid, _ = strconv.Atoi(u.Gid)
+		uid, gid = 0, int(cred.Gid)
 	}
 	if s.Group != "" {
 		g, err := user.LookupGroup(s.Group)
